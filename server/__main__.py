@@ -1,0 +1,70 @@
+"""`python -m server`: serve the demo page and the mock WebSocket backend."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from pathlib import Path
+
+from .app import DEFAULT_ROOT, create_app, start
+from .core import MockServer
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m server", description="Demo page + mock WebSocket backend."
+    )
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port; 0 picks a free one (default 8000)")
+    p.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="static root (default: repo)")
+    p.add_argument(
+        "--demo",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="emit demo events for subscribed projects (default on)",
+    )
+    p.add_argument(
+        "--heartbeat", type=float, default=3.0, help="system.heartbeat period in s; 0 disables"
+    )
+    p.add_argument(
+        "--control",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="expose the /_control/ HTTP API (default on)",
+    )
+    return p.parse_args(argv)
+
+
+async def serve(args: argparse.Namespace) -> None:
+    server = MockServer(demo=args.demo, heartbeat=args.heartbeat)
+    app = create_app(server, args.root, control=args.control)
+    runner, port = await start(app, args.host, args.port)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    # One line, flushed: harnesses wait for it and parse the URL (the real port when --port 0).
+    print(f"Serving demo at http://{host}:{port}/", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not args.root.is_dir():
+        print(f"--root {args.root} is not a directory", file=sys.stderr)
+        return 2
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Immutable snapshots of what the server saw, handed to tests and to the HTTP control API.
+
+The live state is mutated only on the server's event loop; tests (often on another thread or in
+another process) only ever get these frozen copies, so they can inspect them without locks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+FrameKind = Literal["text", "binary"]
+AttemptOutcome = Literal["accepted", "refused", "flapped"]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One frame received from the client."""
+
+    t: float  # time.monotonic() on arrival (system-wide on Linux, comparable across processes)
+    kind: FrameKind
+    text: str  # the text itself, or "<binary N bytes>"
+    size: int  # payload bytes
+
+    def json(self) -> Any:
+        """The frame parsed as JSON, or None if it is binary or not valid JSON."""
+        if self.kind != "text":
+            return None
+        try:
+            return json.loads(self.text)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    """One accepted WebSocket connection, in order of opening."""
+
+    id: int
+    opened_at: float  # time.monotonic()
+    opened_wall: str  # ISO-8601 UTC, for humans
+    closed_at: float | None
+    close_code: int | None
+    close_reason: str | None
+    # "client" (client sent a close frame or went away), "server" (close control),
+    # "drop", "flap", "reset" or "shutdown"; None while open.
+    closed_by: str | None
+    remote: str | None
+    query: str
+    subscriptions: tuple[str, ...]  # current set, in order of subscription
+    frames: tuple[Frame, ...] = field(default_factory=tuple)
+    sent: int = 0  # frames the server wrote to this connection
+    silent: bool = False
+
+    @property
+    def open(self) -> bool:
+        return self.closed_at is None
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Received text frames that are JSON objects, parsed, in order."""
+        out: list[dict[str, Any]] = []
+        for frame in self.frames:
+            value = frame.json()
+            if isinstance(value, dict):
+                out.append(value)
+        return out
+
+    def messages_of_type(self, type_: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages() if m.get("type") == type_]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One upgrade request to /ws and what the server did with it."""
+
+    t: float  # time.monotonic() when the request arrived
+    outcome: AttemptOutcome
+    connection_id: int | None  # None for refused attempts
+    remote: str | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything recorded since the last reset()."""
+
+    now: float  # time.monotonic() when the snapshot was taken
+    connections: tuple[ConnectionInfo, ...]
+    attempts: tuple[Attempt, ...]
+    modes: dict[str, Any]
+
+    @property
+    def open_connections(self) -> list[ConnectionInfo]:
+        return [c for c in self.connections if c.open]
+
+    def attempt_times(self, outcome: AttemptOutcome | None = None) -> list[float]:
+        return [a.t for a in self.attempts if outcome is None or a.outcome == outcome]
+
+    def attempt_gaps(self) -> list[float]:
+        """Seconds between consecutive connection attempts (any outcome), as seen by the server."""
+        times = self.attempt_times()
+        return [b - a for a, b in itertools.pairwise(times)]
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        return data

@@ -1,0 +1,757 @@
+"""The Svelte store contract, ported from svelte/tests/store/test.ts, plus batch() and errors."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from wsclient.stores import (
+    Readable,
+    Writable,
+    batch,
+    derived,
+    get,
+    readable,
+    readonly,
+    safe_not_equal,
+    writable,
+)
+
+
+def collect(store: Readable[Any]) -> tuple[list[Any], Callable[[], None]]:
+    """Subscribe and record every value; return (values, unsubscribe)."""
+    values: list[Any] = []
+    return values, store.subscribe(values.append)
+
+
+# --- writable ------------------------------------------------------------------------------
+
+
+def test_creates_a_writable_store() -> None:
+    """set and update notify subscribers; nothing arrives after unsubscribing."""
+    count = writable(0)
+    values, unsubscribe = collect(count)
+    count.set(1)
+    count.update(lambda n: n + 1)
+    unsubscribe()
+    count.set(3)
+    count.update(lambda n: n + 1)
+    assert values == [0, 1, 2]
+
+
+def test_creates_an_undefined_writable_store() -> None:
+    """A store created with None hands None to its subscriber."""
+    values, unsubscribe = collect(writable(None))
+    unsubscribe()
+    assert values == [None]
+
+
+def test_subscriber_is_called_synchronously_with_the_current_value() -> None:
+    """subscribe calls run before it returns."""
+    store = writable("now")
+    seen: list[str] = []
+    store.subscribe(seen.append)
+    assert seen == ["now"]
+
+
+def test_calls_provided_subscribe_handler() -> None:
+    """start runs on the first subscriber, its stop on the last."""
+    called = 0
+
+    def start() -> Callable[[], None]:
+        nonlocal called
+        called += 1
+
+        def stop() -> None:
+            nonlocal called
+            called -= 1
+
+        return stop
+
+    store = writable(0, start)
+    unsubscribe1 = store.subscribe(lambda _: None)
+    assert called == 1
+    unsubscribe2 = store.subscribe(lambda _: None)
+    assert called == 1
+    unsubscribe1()
+    assert called == 1
+    unsubscribe2()
+    assert called == 0
+
+
+def test_start_and_stop_counts_over_several_subscription_rounds() -> None:
+    """Each round of first-subscribe/last-unsubscribe runs start and stop exactly once."""
+    starts = stops = 0
+
+    def start(set_: Callable[[int], None]) -> Callable[[], None]:
+        nonlocal starts
+        starts += 1
+
+        def stop() -> None:
+            nonlocal stops
+            stops += 1
+
+        return stop
+
+    store = writable(0, start)
+    for _ in range(3):
+        a = store.subscribe(lambda _: None)
+        b = store.subscribe(lambda _: None)
+        a()
+        b()
+    assert (starts, stops) == (3, 3)
+
+
+def test_does_not_assume_immutable_data() -> None:
+    """Setting the same dict again notifies (objects always count as changed)."""
+    obj: dict[str, int] = {}
+    called = 0
+
+    def on_value(_: object) -> None:
+        nonlocal called
+        called += 1
+
+    store = writable(obj)
+    store.subscribe(on_value)
+    store.set(obj)
+    assert called == 2
+    store.update(lambda o: o)
+    assert called == 3
+
+
+def test_set_skips_equal_primitives() -> None:
+    """Setting an equal number or string notifies nobody."""
+    store = writable(1)
+    values, _ = collect(store)
+    store.set(1)
+    store.set(2)
+    store.set(2)
+    assert values == [1, 2]
+
+
+def test_only_calls_subscriber_once_initially_including_on_resubscriptions() -> None:
+    """A start notifier that sets a value does not make subscribe call run twice."""
+    num = 0
+
+    def start(set_: Callable[[int], None]) -> None:
+        nonlocal num
+        num += 1
+        set_(num)
+
+    store = writable(num, start)
+    count1: list[int] = []
+    count2: list[int] = []
+    store.subscribe(count1.append)()
+    assert len(count1) == 1
+    unsubscribe = store.subscribe(count2.append)
+    assert len(count2) == 1
+    unsubscribe()
+
+
+def test_no_error_even_if_unsubscribe_calls_twice() -> None:
+    """Calling an unsubscriber twice is harmless and does not stop the store twice."""
+    stops = 0
+
+    def start() -> Callable[[], None]:
+        def stop() -> None:
+            nonlocal stops
+            stops += 1
+
+        return stop
+
+    store = writable(0, start)
+    unsubscribe = store.subscribe(lambda _: None)
+    keep = store.subscribe(lambda _: None)
+    unsubscribe()
+    unsubscribe()
+    assert stops == 0
+    keep()
+    assert stops == 1
+
+
+def test_same_function_may_subscribe_twice() -> None:
+    """Two subscriptions with one function are two subscribers; each unsubscriber removes one."""
+    store = writable(0)
+    seen: list[int] = []
+    first = store.subscribe(seen.append)
+    store.subscribe(seen.append)
+    first()
+    store.set(1)
+    assert seen == [0, 0, 1]
+
+
+def test_invalidate_is_called_before_run() -> None:
+    """subscribe(run, invalidate) hears invalidate, then run, on each change."""
+    store = writable(0)
+    log: list[str] = []
+    store.subscribe(lambda v: log.append(f"run {v}"), lambda: log.append("invalidate"))
+    store.set(1)
+    assert log == ["run 0", "invalidate", "run 1"]
+
+
+# --- readable ------------------------------------------------------------------------------
+
+
+def test_creates_a_readable_store() -> None:
+    """Only the start notifier sets a readable store, and only while it has subscribers."""
+    running = False
+    tick: Callable[[int], None] = lambda _: None  # noqa: E731
+
+    def start(set_: Callable[[int], None]) -> Callable[[], None]:
+        nonlocal running, tick
+        tick = set_
+        running = True
+        set_(0)
+
+        def stop() -> None:
+            nonlocal running, tick
+            tick = lambda _: None  # noqa: E731
+            running = False
+
+        return stop
+
+    store: Readable[int | None] = readable(None, start)
+    assert not running
+    values, unsubscribe = collect(store)
+    assert running
+    tick(1)
+    tick(2)
+    unsubscribe()
+    assert not running
+    tick(3)
+    tick(4)
+    assert values == [0, 1, 2]
+
+
+def test_passes_an_optional_update_function() -> None:
+    """A two-argument start notifier gets set and update."""
+    running = False
+    tick: Callable[[int], None] = lambda _: None  # noqa: E731
+    add: Callable[[int], None] = lambda _: None  # noqa: E731
+
+    def start(
+        set_: Callable[[int], None], update: Callable[[Callable[[int], int]], None]
+    ) -> Callable[[], None]:
+        nonlocal running, tick, add
+        tick = set_
+        running = True
+        add = lambda n: update(lambda value: value + n)  # noqa: E731
+        set_(0)
+
+        def stop() -> None:
+            nonlocal running, tick, add
+            tick = lambda _: None  # noqa: E731
+            add = lambda _: None  # noqa: E731
+            running = False
+
+        return stop
+
+    store = readable(0, start)
+    assert not running
+    values, unsubscribe = collect(store)
+    assert running
+    tick(1)
+    tick(2)
+    add(3)
+    add(4)
+    tick(5)
+    add(6)
+    unsubscribe()
+    assert not running
+    tick(7)
+    add(8)
+    assert values == [0, 1, 2, 5, 9, 5, 11]
+
+
+def test_creates_an_undefined_readable_store() -> None:
+    """readable(None) hands None to its subscriber."""
+    values, unsubscribe = collect(readable(None))
+    unsubscribe()
+    assert values == [None]
+
+
+def test_creates_a_readable_store_without_updater() -> None:
+    """readable(100) with no start notifier just holds 100."""
+    values, unsubscribe = collect(readable(100))
+    unsubscribe()
+    assert values == [100]
+
+
+def test_readable_has_no_set() -> None:
+    """A readable store offers subscribe only."""
+    store = readable(1)
+    assert not hasattr(store, "set")
+    assert not hasattr(store, "update")
+
+
+# --- derived -------------------------------------------------------------------------------
+
+
+def test_derived_maps_a_single_store() -> None:
+    """derived(a, fn) follows a while subscribed, and stops following after."""
+    a = writable(1)
+    b = derived(a, lambda n: n * 2)
+    values, unsubscribe = collect(b)
+    a.set(2)
+    assert values == [2, 4]
+    unsubscribe()
+    a.set(3)
+    assert values == [2, 4]
+
+
+def test_derived_maps_multiple_stores() -> None:
+    """derived([a, b], fn) gets a tuple of the current values."""
+    a = writable(2)
+    b = writable(3)
+    c = derived([a, b], lambda ab: ab[0] * ab[1])
+    values, unsubscribe = collect(c)
+    a.set(4)
+    b.set(5)
+    assert values == [6, 12, 20]
+    unsubscribe()
+    a.set(6)
+    assert values == [6, 12, 20]
+
+
+def test_derived_passes_optional_set_function() -> None:
+    """A two-argument fn sets the value itself; initial_value shows until it does."""
+    number = writable(1)
+
+    def evens_of(n: int, set_: Callable[[int], None]) -> None:
+        if n % 2 == 0:
+            set_(n)
+
+    evens = derived(number, evens_of, 0)
+    values, unsubscribe = collect(evens)
+    for n in (2, 3, 4, 5):
+        number.set(n)
+    assert values == [0, 2, 4]
+    unsubscribe()
+    for n in (6, 7, 8):
+        number.set(n)
+    assert values == [0, 2, 4]
+
+
+def test_derived_passes_optional_set_and_update_functions() -> None:
+    """A three-argument fn gets set and update."""
+    number = writable(1)
+
+    def fn(
+        n: int, set_: Callable[[int], None], update: Callable[[Callable[[int], int]], None]
+    ) -> None:
+        if n % 2 == 0:
+            set_(n)
+        if n % 4 == 0:
+            update(lambda v: v * v)
+
+    store = derived(number, fn, 0)
+    values, unsubscribe = collect(store)
+    for n in (2, 3, 4, 5, 6):
+        number.set(n)
+    assert values == [0, 2, 4, 16, 6]
+    for n in (7, 8, 9, 10):
+        number.set(n)
+    assert values == [0, 2, 4, 16, 6, 8, 64, 10]
+    unsubscribe()
+    number.set(11)
+    number.set(12)
+    assert values == [0, 2, 4, 16, 6, 8, 64, 10]
+
+
+def test_derived_prevents_glitches() -> None:
+    """A store derived from a store and its derivative never sees them disagree."""
+    lastname = writable("Jekyll")
+    firstname = derived(lastname, lambda n: "Henry" if n == "Jekyll" else "Edward")
+    fullname = derived([firstname, lastname], lambda names: " ".join(names))
+    values, unsubscribe = collect(fullname)
+    lastname.set("Hyde")
+    assert values == ["Henry Jekyll", "Edward Hyde"]
+    unsubscribe()
+
+
+def test_derived_prevents_diamond_dependency_problem() -> None:
+    """count -> a, b -> combined: one update of count is one consistent update of combined."""
+    count = writable(0)
+    a = derived(count, lambda c: f"a{c}")
+    b = derived(count, lambda c: f"b{c}")
+    combined = derived([a, b], lambda ab: ab[0] + ab[1])
+    values, unsubscribe = collect(combined)
+    assert values == ["a0b0"]
+    count.set(1)
+    assert values == ["a0b0", "a1b1"]
+    unsubscribe()
+
+
+def test_derived_dependency_does_not_update_and_shared_ancestor_updates() -> None:
+    """An input that recomputes to the same primitive still lets its sibling's change through."""
+    root = writable({"a": 0, "b": 0})
+    a = derived(root, lambda r: f"a{r['a']}")
+    b = derived([a, root], lambda ar: f"b{ar[1]['b']}{ar[0]}")
+    values, unsubscribe = collect(b)
+    assert values == ["b0a0"]
+    root.set({"a": 0, "b": 1})
+    assert values == ["b0a0", "b1a0"]
+    unsubscribe()
+
+
+def test_derived_is_updated_with_safe_not_equal_logic() -> None:
+    """A derived store returning the same list object still notifies."""
+    arr = [0]
+    number = writable(1)
+
+    def fill(n: int) -> list[int]:
+        arr[0] = n
+        return arr
+
+    numbers = derived(number, fill)
+    concatenated: list[int] = []
+    unsubscribe = numbers.subscribe(lambda v: concatenated.extend(v))
+    number.set(2)
+    number.set(3)
+    assert concatenated == [1, 2, 3]
+    unsubscribe()
+
+
+def test_derived_calls_a_cleanup_function() -> None:
+    """The returned cleanup runs before each recomputation and when the store stops."""
+    num = writable(1)
+    cleaned_up: list[int] = []
+
+    def double(n: int, set_: Callable[[int], None]) -> Callable[[], None]:
+        set_(n * 2)
+        return lambda: cleaned_up.append(n)
+
+    d = derived(num, double)
+    num.set(2)
+    values, unsubscribe = collect(d)
+    num.set(3)
+    num.set(4)
+    assert values == [4, 6, 8]
+    assert cleaned_up == [2, 3]
+    unsubscribe()
+    assert cleaned_up == [2, 3, 4]
+
+
+def test_derived_discards_non_function_return_values() -> None:
+    """A set-style fn returning a non-callable is fine."""
+    num = writable(1)
+
+    def double(n: int, set_: Callable[[int], None]) -> Any:
+        set_(n * 2)
+        return {}
+
+    d = derived(num, double)
+    num.set(2)
+    values, unsubscribe = collect(d)
+    num.set(3)
+    num.set(4)
+    assert values == [4, 6, 8]
+    unsubscribe()
+
+
+def test_derived_allows_different_types() -> None:
+    """Inputs of different types combine."""
+    a = writable("one")
+    b = writable(1)
+    c = derived([a, b], lambda ab: f"{ab[0]} {ab[1]}")
+    assert get(c) == "one 1"
+    a.set("two")
+    b.set(2)
+    assert get(c) == "two 2"
+
+
+def test_derived_doesnt_restart_when_unsubscribed_from_another_store_with_a_shared_ancestor() -> (
+    None
+):
+    """A derived store subscribed from another's callback stops cleanly when that ends."""
+    a = writable(True)
+    b_started = False
+
+    def b_fn(_: bool, __: Callable[[Any], None]) -> Callable[[], None]:
+        nonlocal b_started
+        b_started = True
+
+        def cleanup() -> None:
+            nonlocal b_started
+            assert b_started
+            b_started = False
+
+        return cleanup
+
+    b = derived(a, b_fn)
+
+    def c_fn(value: bool, set_: Callable[[Any], None]) -> Callable[[], None] | None:
+        return b.subscribe(set_) if value else None
+
+    c = derived(a, c_fn)
+    c.subscribe(lambda _: None)
+    a.set(False)
+    assert b_started is False
+
+
+def test_derived_starts_and_stops_its_inputs_with_its_own_subscribers() -> None:
+    """A derived store subscribes to its inputs on its first subscriber and leaves on its last."""
+    starts = stops = 0
+
+    def start() -> Callable[[], None]:
+        nonlocal starts
+        starts += 1
+
+        def stop() -> None:
+            nonlocal stops
+            stops += 1
+
+        return stop
+
+    source = writable(1, start)
+    d = derived(source, lambda n: n + 1)
+    assert (starts, stops) == (0, 0)
+    first = d.subscribe(lambda _: None)
+    second = d.subscribe(lambda _: None)
+    assert (starts, stops) == (1, 0)
+    first()
+    second()
+    assert (starts, stops) == (1, 1)
+
+
+def test_derived_fn_with_defaulted_second_argument_is_auto() -> None:
+    """Like fn.length, only arguments without defaults count towards set-style."""
+    a = writable(3)
+
+    def plus(n: int, extra: int = 10) -> int:
+        return n + extra
+
+    d = derived(a, plus)
+    assert get(d) == 13
+
+
+@pytest.mark.parametrize("bad", [None, 5, "store"])
+def test_derived_errors_on_a_non_store_input(bad: Any) -> None:
+    """derived(None, fn) raises a TypeError naming the bad input."""
+    with pytest.raises(TypeError, match="expects a store"):
+        derived(bad, lambda n: n)
+
+
+def test_derived_errors_on_a_non_store_in_a_list() -> None:
+    """derived([a, None], fn) names the index of the bad input."""
+    with pytest.raises(TypeError, match="index 1"):
+        derived([writable(1), None], lambda ns: ns)  # type: ignore[list-item]
+
+
+# --- get / readonly ------------------------------------------------------------------------
+
+
+def test_get_gets_the_current_value_of_a_store() -> None:
+    """get() returns the value, running start and stop around the read."""
+    store = readable(42, lambda: None)
+    assert get(store) == 42
+
+
+def test_get_explains_a_store_that_breaks_the_contract() -> None:
+    """A store that does not call run at once makes get raise a TypeError that says so."""
+
+    class Lazy:
+        def subscribe(self, run: Any, invalidate: Any = None) -> Callable[[], None]:
+            return lambda: None
+
+    with pytest.raises(TypeError, match="call run"):
+        get(Lazy())
+
+
+def test_readonly_makes_a_store_readonly() -> None:
+    """readonly(store) follows the store but cannot set it."""
+    writable_store = writable(1)
+    readable_store = readonly(writable_store)
+    assert get(readable_store) == get(writable_store)
+    writable_store.set(2)
+    assert get(readable_store) == 2
+    assert not hasattr(readable_store, "set")
+
+
+# --- safe_not_equal ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "changed"),
+    [
+        (1, 1, False),
+        (1, 2, True),
+        ("x", "x", False),
+        (None, None, False),
+        (math.nan, math.nan, False),
+        (math.nan, 1.0, True),
+        (1.0, math.nan, True),
+        (True, 1, True),
+        (1, 1.0, True),
+        ({}, {}, True),
+        ([], [], True),
+        ((), (), True),
+    ],
+)
+def test_safe_not_equal(a: object, b: object, changed: bool) -> None:
+    """Primitives compare by value and type, NaN equals NaN, objects always change."""
+    assert safe_not_equal(a, b) is changed
+
+
+# --- subscriber errors ---------------------------------------------------------------------
+
+
+def test_a_raising_subscriber_does_not_stop_the_others() -> None:
+    """Every subscriber still runs; the first error then surfaces from set()."""
+    store = writable(0)
+    seen: list[int] = []
+
+    def bad(value: int) -> None:
+        if value == 1:
+            raise RuntimeError("boom")
+
+    store.subscribe(bad)
+    store.subscribe(seen.append)
+    with pytest.raises(RuntimeError, match="boom"):
+        store.set(1)
+    store.set(2)
+    assert seen == [0, 1, 2]
+
+
+def test_a_raising_subscriber_leaves_derived_stores_consistent() -> None:
+    """After a subscriber raises, diamonds keep updating."""
+    count = writable(0)
+    combined = derived(
+        [derived(count, lambda c: c), derived(count, lambda c: 2 * c)], lambda ab: ab[0] + ab[1]
+    )
+    values, _ = collect(combined)
+
+    def bad(value: int) -> None:
+        if value == 1:
+            raise ValueError("one")
+
+    count.subscribe(bad)
+    with pytest.raises(ValueError):
+        count.set(1)
+    count.set(2)
+    assert values == [0, 3, 6]
+
+
+# --- batch ---------------------------------------------------------------------------------
+
+
+def test_batch_notifies_each_subscriber_once_with_the_final_value() -> None:
+    """N sets inside a batch are one notification per subscriber, at the end."""
+    store = writable(0)
+    values, _ = collect(store)
+    with batch():
+        for n in range(1, 11):
+            store.set(n)
+        assert values == [0]
+    assert values == [0, 10]
+
+
+def test_batch_values_change_at_once() -> None:
+    """Inside a batch, get() of a writable sees the new value."""
+    store = writable(0)
+    store.subscribe(lambda _: None)
+    with batch():
+        store.set(5)
+        assert get(store) == 5
+
+
+def test_batch_over_several_stores_updates_a_derived_store_once() -> None:
+    """A derived store over two inputs changed in one batch recomputes once."""
+    a = writable(1)
+    b = writable(2)
+    calls: list[tuple[int, int]] = []
+
+    def add(ab: tuple[int, int]) -> int:
+        calls.append(ab)
+        return ab[0] + ab[1]
+
+    total = derived([a, b], add)
+    values, _ = collect(total)
+    with batch():
+        a.set(10)
+        b.set(20)
+        a.set(100)
+    assert values == [3, 120]
+    assert calls == [(1, 2), (100, 20)]
+
+
+def test_nested_batches_notify_when_the_outermost_ends() -> None:
+    """Only the outermost batch flushes."""
+    store = writable(0)
+    values, _ = collect(store)
+    with batch():
+        with batch():
+            store.set(1)
+        assert values == [0]
+        store.set(2)
+    assert values == [0, 2]
+
+
+def test_batch_keeps_the_diamond_glitch_free() -> None:
+    """A diamond under a batch still sees one consistent update."""
+    count = writable(0)
+    a = derived(count, lambda c: f"a{c}")
+    b = derived(count, lambda c: f"b{c}")
+    combined = derived([a, b], lambda ab: ab[0] + ab[1])
+    values, _ = collect(combined)
+    with batch():
+        count.set(1)
+        count.set(2)
+    assert values == ["a0b0", "a2b2"]
+
+
+def test_batch_flushes_even_if_the_block_raises() -> None:
+    """Subscribers hear about sets made before the error."""
+    store = writable(0)
+    values, _ = collect(store)
+    with pytest.raises(KeyError), batch():
+        store.set(1)
+        raise KeyError("stop")
+    assert values == [0, 1]
+
+
+def test_batch_skips_subscriptions_ended_inside_it() -> None:
+    """A subscriber that unsubscribed during the batch is not called at its end."""
+    store = writable(0)
+    values, unsubscribe = collect(store)
+    with batch():
+        store.set(1)
+        unsubscribe()
+    assert values == [0]
+
+
+def test_batch_does_not_call_a_new_subscriber_twice() -> None:
+    """Subscribing inside a batch after a set gives one call with the current value."""
+    store = writable(0)
+    store.subscribe(lambda _: None)
+    values: list[int] = []
+    with batch():
+        store.set(1)
+        store.subscribe(values.append)
+    assert values == [1]
+
+
+def test_batch_inside_a_subscriber_joins_the_running_queue() -> None:
+    """A batch opened by a subscriber during a drain flushes in queue order."""
+    source = writable(0)
+    target = writable(0)
+    values, _ = collect(target)
+
+    def copy(n: int) -> None:
+        with batch():
+            target.set(n)
+            target.set(n * 10)
+
+    source.subscribe(copy)
+    source.set(2)
+    assert values == [0, 20]
+
+
+def test_writable_satisfies_the_writable_protocol() -> None:
+    """writable() returns something typed Writable with set/update/subscribe."""
+    store: Writable[int] = writable(0)
+    store.update(lambda n: n + 1)
+    assert get(store) == 1

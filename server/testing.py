@@ -1,0 +1,60 @@
+"""Async aiohttp-client helpers for tests that talk to the mock server's /ws endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import aiohttp
+
+
+async def recv_json(ws: aiohttp.ClientWebSocketResponse, timeout: float = 2.0) -> dict[str, Any]:
+    msg = await ws.receive(timeout=timeout)
+    assert msg.type == aiohttp.WSMsgType.TEXT, msg
+    value = json.loads(msg.data)
+    assert isinstance(value, dict)
+    return value
+
+
+async def recv_type(
+    ws: aiohttp.ClientWebSocketResponse, type_: str, timeout: float = 2.0
+) -> dict[str, Any]:
+    """Skip frames until one of `type_` arrives."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"no {type_} within {timeout}s")
+        msg = await recv_json(ws, left)
+        if msg.get("type") == type_:
+            return msg
+
+
+async def collect(ws: aiohttp.ClientWebSocketResponse, seconds: float) -> list[dict[str, Any]]:
+    """All JSON text frames received during `seconds`."""
+    out: list[dict[str, Any]] = []
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            msg = await ws.receive(timeout=left)
+        except TimeoutError:
+            break
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            break
+        out.append(json.loads(msg.data))
+    return out
+
+
+async def send_json(ws: aiohttp.ClientWebSocketResponse, obj: dict[str, Any]) -> None:
+    await ws.send_str(json.dumps(obj))
+
+
+async def nothing_for(ws: aiohttp.ClientWebSocketResponse, seconds: float) -> bool:
+    """True if no frame at all arrives within `seconds`."""
+    try:
+        await asyncio.wait_for(ws.receive(), seconds)
+    except TimeoutError:
+        return True
+    return False

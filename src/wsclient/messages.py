@@ -1,0 +1,409 @@
+"""Typed server messages: one `parse` for inbound text frames, one `serialize` for outbound.
+
+Inbound (`parse`)
+-----------------
+``parse`` never raises on what the network sends. A frame it cannot use becomes a `Drop` with a
+short ``kind`` (for counting and once-per-kind logging) and a ``reason`` that says what was wrong:
+
+=============  =====================================================================
+kind           when
+=============  =====================================================================
+binary         the frame is not text (the adapter reports binary frames itself)
+too_large      longer than ``max_chars`` (1 MiB by default)
+not_json       not JSON (includes NaN/Infinity, too deep nesting, over-long integers)
+not_object     JSON, but not an object
+no_type        an object without a string ``type``
+bad_field      a known ``type`` whose fields have the wrong types or values
+=============  =====================================================================
+
+Unknown types are not errors: they become a `GenericMessage` holding the whole object.
+
+Leniency, decided here once: ``timestamp`` may be missing or null (servers that omit it still
+work; it is then None), but if present it must be a string, kept as sent (ISO-8601 is not
+parsed, which would cost more than the rest of the frame). Project ``data`` may be missing or
+null (it is then ``{}``). Fields a known type does not define are ignored. ``progress`` must be a
+number from 0 to 1. A numeral too large for a float becomes ``inf`` (Python's float rules).
+
+The hot path is one ``json`` decode, one dict lookup on ``type`` and a small validator that checks
+exact types (``type(x) is str``): no regex, no copies of the decoded object.
+
+Outbound (`serialize`)
+----------------------
+``serialize`` takes a message dataclass or plain JSON data (dict with str keys, list, tuple, str,
+int, float, bool, None) and raises a `TypeError` or `ValueError` naming the path of the first
+value JSON cannot hold (NaN, a set, a non-str key, a cycle...), so nothing broken is ever queued.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, TypeAlias, cast
+
+__all__ = [
+    "KNOWN_TYPES",
+    "MAX_FRAME_CHARS",
+    "Drop",
+    "DropKind",
+    "FileEvent",
+    "FileInfo",
+    "GenericMessage",
+    "Heartbeat",
+    "Message",
+    "Pong",
+    "ProcessEvent",
+    "ProjectEvent",
+    "parse",
+    "serialize",
+    "to_wire",
+]
+
+#: Frames longer than this many characters are dropped unread.
+MAX_FRAME_CHARS: Final = 1 << 20
+
+ProjectEventType: TypeAlias = Literal["project.created", "project.updated", "project.deleted"]
+FileEventType: TypeAlias = Literal["file.uploaded", "file.deleted"]
+ProcessEventType: TypeAlias = Literal["process.started", "process.progress", "process.completed"]
+DropKind: TypeAlias = Literal[
+    "binary", "too_large", "not_json", "not_object", "no_type", "bad_field"
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectEvent:
+    """``project.created | project.updated | project.deleted``."""
+
+    type: ProjectEventType
+    timestamp: str | None
+    project_id: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    """The ``file`` object of a file event."""
+
+    name: str
+    path: str
+    size: int
+    asset_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileEvent:
+    """``file.uploaded | file.deleted``."""
+
+    type: FileEventType
+    timestamp: str | None
+    project_id: str
+    file: FileInfo
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessEvent:
+    """``process.started | process.progress | process.completed``; progress is 0..1."""
+
+    type: ProcessEventType
+    timestamp: str | None
+    project_id: str
+    process_id: str
+    progress: float | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """``system.heartbeat``, sent periodically by the server."""
+
+    type: Literal["system.heartbeat"] = "system.heartbeat"
+    timestamp: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    """``pong``, a server's answer to a ping, echoing the ping's ``id`` if it had one."""
+
+    type: Literal["pong"] = "pong"
+    timestamp: str | None = None
+    id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GenericMessage:
+    """A message of a type this client has no model for; ``fields`` is the whole object."""
+
+    type: str
+    timestamp: str | None
+    fields: dict[str, Any]
+
+
+Message: TypeAlias = ProjectEvent | FileEvent | ProcessEvent | Heartbeat | Pong | GenericMessage
+
+
+@dataclass(frozen=True, slots=True)
+class Drop:
+    """A frame that was not used: ``kind`` groups drops for counting, ``reason`` explains it."""
+
+    kind: DropKind
+    reason: str
+
+
+# --- parse ---------------------------------------------------------------------------------
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+# Same C scanner as json.loads, but NaN/Infinity/-Infinity are refused instead of becoming floats.
+_decode: Final = json.JSONDecoder(parse_constant=_reject_constant).decode
+
+_MISSING: Final = object()
+_JSON_NAMES: Final[dict[type, str]] = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean",
+    type(None): "null",
+}
+
+
+def _describe(value: object) -> str:
+    if value is _MISSING:
+        return "nothing (the field is missing)"
+    name = _JSON_NAMES.get(type(value), type(value).__name__)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{name} ({value!r:.40})"
+    return name
+
+
+def _bad(type_: str, where: str, expected: str, value: object) -> Drop:
+    return Drop("bad_field", f"{type_}: {where} must be {expected}, got {_describe(value)}")
+
+
+_Validator: TypeAlias = Callable[[dict[str, Any], str, "str | None"], "Message | Drop"]
+
+
+def _project(obj: dict[str, Any], type_: str, timestamp: str | None) -> Message | Drop:
+    project_id = obj.get("project_id", _MISSING)
+    if type(project_id) is not str:
+        return _bad(type_, "project_id", "a string", project_id)
+    data = obj.get("data")
+    if data is None:
+        data = {}
+    elif type(data) is not dict:
+        return _bad(type_, "data", "an object", data)
+    return ProjectEvent(cast(ProjectEventType, type_), timestamp, project_id, data)
+
+
+def _file(obj: dict[str, Any], type_: str, timestamp: str | None) -> Message | Drop:
+    project_id = obj.get("project_id", _MISSING)
+    if type(project_id) is not str:
+        return _bad(type_, "project_id", "a string", project_id)
+    info = obj.get("file", _MISSING)
+    if type(info) is not dict:
+        return _bad(type_, "file", "an object", info)
+    name = info.get("name", _MISSING)
+    if type(name) is not str:
+        return _bad(type_, "file.name", "a string", name)
+    path = info.get("path", _MISSING)
+    if type(path) is not str:
+        return _bad(type_, "file.path", "a string", path)
+    size = info.get("size", _MISSING)
+    if type(size) is not int or size < 0:
+        return _bad(type_, "file.size", "a non-negative integer", size)
+    asset_type = info.get("asset_type", _MISSING)
+    if type(asset_type) is not str:
+        return _bad(type_, "file.asset_type", "a string", asset_type)
+    return FileEvent(
+        cast(FileEventType, type_), timestamp, project_id, FileInfo(name, path, size, asset_type)
+    )
+
+
+def _process(obj: dict[str, Any], type_: str, timestamp: str | None) -> Message | Drop:
+    project_id = obj.get("project_id", _MISSING)
+    if type(project_id) is not str:
+        return _bad(type_, "project_id", "a string", project_id)
+    process_id = obj.get("process_id", _MISSING)
+    if type(process_id) is not str:
+        return _bad(type_, "process_id", "a string", process_id)
+    progress = obj.get("progress")
+    if progress is not None:
+        kind = type(progress)
+        if (kind is not float and kind is not int) or not 0 <= progress <= 1:
+            return _bad(type_, "progress", "a number from 0 to 1", progress)
+        progress = float(progress)
+    message = obj.get("message")
+    if message is not None and type(message) is not str:
+        return _bad(type_, "message", "a string", message)
+    return ProcessEvent(
+        cast(ProcessEventType, type_), timestamp, project_id, process_id, progress, message
+    )
+
+
+def _heartbeat(obj: dict[str, Any], type_: str, timestamp: str | None) -> Message | Drop:
+    return Heartbeat("system.heartbeat", timestamp)
+
+
+def _pong(obj: dict[str, Any], type_: str, timestamp: str | None) -> Message | Drop:
+    id_ = obj.get("id")
+    if id_ is not None and type(id_) is not str:
+        return _bad(type_, "id", "a string", id_)
+    return Pong("pong", timestamp, id_)
+
+
+_VALIDATORS: Final[dict[str, _Validator]] = {
+    "project.created": _project,
+    "project.updated": _project,
+    "project.deleted": _project,
+    "file.uploaded": _file,
+    "file.deleted": _file,
+    "process.started": _process,
+    "process.progress": _process,
+    "process.completed": _process,
+    "system.heartbeat": _heartbeat,
+    "pong": _pong,
+}
+
+#: The message types `parse` turns into typed dataclasses; others become `GenericMessage`.
+KNOWN_TYPES: Final = frozenset(_VALIDATORS)
+
+
+def parse(text: object, max_chars: int = MAX_FRAME_CHARS) -> Message | Drop:
+    """Turn one inbound text frame into a typed message, or a `Drop` saying why not.
+
+    Never raises, whatever ``text`` holds: the caller counts and logs drops and carries on.
+    """
+    if not isinstance(text, str):
+        return Drop(
+            "binary", f"got a {type(text).__name__} frame; this client reads JSON text frames"
+        )
+    if len(text) > max_chars:
+        return Drop("too_large", f"frame of {len(text)} characters exceeds the {max_chars} limit")
+    try:
+        obj = _decode(text)
+    except RecursionError:
+        return Drop("not_json", "JSON nested too deeply to read")
+    except ValueError as exc:  # JSONDecodeError, NaN/Infinity, integers over the digit limit
+        return Drop("not_json", f"not valid JSON: {exc}")
+    if type(obj) is not dict:
+        return Drop("not_object", f"a JSON message must be an object, got {_describe(obj)}")
+    type_ = obj.get("type", _MISSING)
+    if type(type_) is not str:
+        return Drop("no_type", f"the message's 'type' must be a string, got {_describe(type_)}")
+    timestamp = obj.get("timestamp")
+    if timestamp is not None and type(timestamp) is not str:
+        return _bad(type_, "timestamp", "an ISO-8601 string", timestamp)
+    validator = _VALIDATORS.get(type_)
+    if validator is None:
+        return GenericMessage(type_, timestamp, obj)
+    return validator(obj, type_, timestamp)
+
+
+# --- serialize -----------------------------------------------------------------------------
+
+
+def to_wire(message: Message) -> dict[str, Any]:
+    """The JSON object a message stands for (optional fields that are None are left out)."""
+    if type(message) is GenericMessage:
+        return dict(message.fields)
+    wire: dict[str, Any] = {"type": message.type}
+    if message.timestamp is not None:
+        wire["timestamp"] = message.timestamp
+    if isinstance(message, ProjectEvent):
+        wire["project_id"] = message.project_id
+        wire["data"] = message.data
+    elif isinstance(message, FileEvent):
+        wire["project_id"] = message.project_id
+        file = message.file
+        wire["file"] = {
+            "name": file.name,
+            "path": file.path,
+            "size": file.size,
+            "asset_type": file.asset_type,
+        }
+    elif isinstance(message, ProcessEvent):
+        wire["project_id"] = message.project_id
+        wire["process_id"] = message.process_id
+        if message.progress is not None:
+            wire["progress"] = message.progress
+        if message.message is not None:
+            wire["message"] = message.message
+    elif isinstance(message, Pong) and message.id is not None:
+        wire["id"] = message.id
+    return wire
+
+
+_MESSAGE_CLASSES: Final = (ProjectEvent, FileEvent, ProcessEvent, Heartbeat, Pong, GenericMessage)
+_encode_compact: Final = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, separators=(",", ":")
+).encode
+_encode_ascii: Final = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
+
+
+def _check_json(value: object, path: str, parents: list[int]) -> None:
+    """Raise if ``value`` (found at ``path``) is not plain JSON data."""
+    if value is None or isinstance(value, str | bool | int):
+        return
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(
+                f"cannot send {path} = {value!r}: JSON has no NaN or Infinity; "
+                "send null or a string instead"
+            )
+        return
+    if isinstance(value, dict | list | tuple):
+        if id(value) in parents:
+            raise ValueError(
+                f"cannot send {path}: it contains itself (a cycle); send a copy without the cycle"
+            )
+        parents.append(id(value))
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise TypeError(
+                        f"cannot send {path}: key {key!r} is a {type(key).__name__}, "
+                        "JSON object keys must be str; convert the keys with str()"
+                    )
+                _check_json(item, f"{path}.{key}", parents)
+        else:
+            for index, item in enumerate(value):
+                _check_json(item, f"{path}[{index}]", parents)
+        parents.pop()
+        return
+    hint = "convert it to a list" if isinstance(value, set | frozenset) else "convert it first"
+    if isinstance(value, _MESSAGE_CLASSES):
+        hint = "convert it with to_wire()"
+    raise TypeError(
+        f"cannot send {path}: a {type(value).__name__} is not JSON "
+        f"(only dict, list, tuple, str, int, float, bool and None are); {hint}"
+    )
+
+
+def serialize(obj: object) -> str:
+    """The JSON text for an outbound message: a message dataclass or plain JSON data.
+
+    Raises `TypeError` or `ValueError`, naming the path of the offending value (``$`` is the
+    top), for anything JSON cannot hold exactly.
+    """
+    if isinstance(obj, _MESSAGE_CLASSES):
+        obj = to_wire(obj)
+    try:
+        _check_json(obj, "$", [])
+    except RecursionError:
+        raise ValueError(
+            "cannot send a value nested this deeply; flatten it before sending"
+        ) from None
+    try:
+        text = _encode_compact(obj)
+    except ValueError as exc:  # e.g. an int over the digit limit
+        raise ValueError(f"cannot send this value as JSON: {exc}") from exc
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: escape them so the text is valid UTF-8
+            text = _encode_ascii(obj)
+    return text

@@ -1,0 +1,313 @@
+"""parse() turns frames into typed messages or explained drops; serialize() refuses non-JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import Any
+
+import pytest
+
+from wsclient.messages import (
+    Drop,
+    FileEvent,
+    FileInfo,
+    GenericMessage,
+    Heartbeat,
+    Message,
+    Pong,
+    ProcessEvent,
+    ProjectEvent,
+    parse,
+    serialize,
+    to_wire,
+)
+
+TS = "2024-05-01T12:00:00Z"
+PROC = {"type": "process.progress", "project_id": "p", "process_id": "x"}
+FILE = {"name": "a.png", "path": "/img/a.png", "size": 12, "asset_type": "image"}
+
+
+def frame(**fields: Any) -> str:
+    return json.dumps(fields)
+
+
+def drop_of(text: object) -> Drop:
+    result = parse(text)
+    assert isinstance(result, Drop), result
+    return result
+
+
+# --- valid frames --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("type_", ["project.created", "project.updated", "project.deleted"])
+def test_project_events_parse(type_: str) -> None:
+    """Project events carry project_id and data."""
+    text = frame(type=type_, timestamp=TS, project_id="p1", data={"name": "Demo"})
+    assert parse(text) == ProjectEvent(type_, TS, "p1", {"name": "Demo"})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("type_", ["file.uploaded", "file.deleted"])
+def test_file_events_parse_with_their_file_info(type_: str) -> None:
+    """File events carry a FileInfo."""
+    text = frame(type=type_, timestamp=TS, project_id="p1", file=FILE)
+    expected = FileEvent(type_, TS, "p1", FileInfo("a.png", "/img/a.png", 12, "image"))  # type: ignore[arg-type]
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize("type_", ["process.started", "process.progress", "process.completed"])
+def test_process_events_parse(type_: str) -> None:
+    """Process events carry ids, and progress and message when sent."""
+    text = frame(
+        type=type_, timestamp=TS, project_id="p1", process_id="x", progress=0.5, message="hi"
+    )
+    assert parse(text) == ProcessEvent(type_, TS, "p1", "x", 0.5, "hi")  # type: ignore[arg-type]
+
+
+def test_process_progress_and_message_are_optional() -> None:
+    """Missing progress and message are None."""
+    result = parse(frame(type="process.started", timestamp=TS, project_id="p", process_id="x"))
+    assert result == ProcessEvent("process.started", TS, "p", "x", None, None)
+
+
+def test_integer_progress_becomes_float() -> None:
+    """progress 1 is 1.0."""
+    result = parse(frame(type="process.completed", project_id="p", process_id="x", progress=1))
+    assert isinstance(result, ProcessEvent)
+    assert result.progress == 1.0
+    assert type(result.progress) is float
+
+
+def test_heartbeat_parses() -> None:
+    """system.heartbeat is a Heartbeat."""
+    assert parse(frame(type="system.heartbeat", timestamp=TS)) == Heartbeat(timestamp=TS)
+
+
+def test_pong_parses_with_and_without_id() -> None:
+    """pong echoes the ping's id when it had one."""
+    assert parse(frame(type="pong", timestamp=TS, id="7")) == Pong(timestamp=TS, id="7")
+    assert parse(frame(type="pong")) == Pong()
+
+
+def test_unknown_type_is_a_generic_message_with_every_field() -> None:
+    """Any other type keeps the whole object in fields."""
+    obj = {"type": "chat.message", "timestamp": TS, "text": "hi", "n": [1, 2]}
+    assert parse(json.dumps(obj)) == GenericMessage("chat.message", TS, obj)
+
+
+def test_missing_timestamp_is_none() -> None:
+    """A server that omits timestamp still works (documented leniency)."""
+    assert parse(frame(type="system.heartbeat")) == Heartbeat(timestamp=None)
+
+
+def test_missing_project_data_is_an_empty_dict() -> None:
+    """project.deleted without data is accepted with data {}."""
+    assert parse(frame(type="project.deleted", project_id="p")) == ProjectEvent(
+        "project.deleted", None, "p", {}
+    )
+
+
+def test_extra_fields_of_known_types_are_ignored() -> None:
+    """A server adding fields does not break parsing."""
+    result = parse(frame(type="pong", id="1", server="eu-1"))
+    assert result == Pong(id="1")
+
+
+def test_messages_are_frozen() -> None:
+    """A message cannot be changed after parsing."""
+    message = parse(frame(type="pong"))
+    assert isinstance(message, Pong)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        message.id = "x"  # type: ignore[misc]
+
+
+# --- drops ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("", "not_json"),
+        ("{", "not_json"),
+        ("not json", "not_json"),
+        ('{"type": "pong"} trailing', "not_json"),
+        ('{"type": "x", "v": NaN}', "not_json"),
+        ('{"type": "x", "v": Infinity}', "not_json"),
+        ('{"type": "x", "v": -Infinity}', "not_json"),
+        ('{"type": "x", "v": ' + "9" * 5000 + "}", "not_json"),
+        ("[" * 100_000 + "]" * 100_000, "not_json"),
+        ("[]", "not_object"),
+        ('"pong"', "not_object"),
+        ("null", "not_object"),
+        ("42", "not_object"),
+        ("{}", "no_type"),
+        ('{"type": 5}', "no_type"),
+        ('{"type": null}', "no_type"),
+        ('{"type": "pong", "timestamp": 5}', "bad_field"),
+        ('{"type": "x", "timestamp": {}}', "bad_field"),
+    ],
+)
+def test_bad_frames_are_dropped_with_a_kind(text: str, kind: str) -> None:
+    """Each kind of bad frame is a Drop of that kind, never an exception."""
+    assert drop_of(text).kind == kind
+
+
+@pytest.mark.parametrize(
+    ("fields", "where"),
+    [
+        ({"type": "project.created", "data": {}}, "project_id"),
+        ({"type": "project.created", "project_id": 1, "data": {}}, "project_id"),
+        ({"type": "project.updated", "project_id": "p", "data": [1]}, "data"),
+        ({"type": "file.uploaded", "project_id": "p"}, "file"),
+        ({"type": "file.uploaded", "project_id": "p", "file": "a.png"}, "file"),
+        ({"type": "file.uploaded", "project_id": "p", "file": {**FILE, "name": 1}}, "file.name"),
+        ({"type": "file.uploaded", "project_id": "p", "file": {**FILE, "path": None}}, "file.path"),
+        ({"type": "file.uploaded", "project_id": "p", "file": {**FILE, "size": "1"}}, "file.size"),
+        ({"type": "file.uploaded", "project_id": "p", "file": {**FILE, "size": 1.5}}, "file.size"),
+        ({"type": "file.uploaded", "project_id": "p", "file": {**FILE, "size": -1}}, "file.size"),
+        ({"type": "file.uploaded", "project_id": "p", "file": {**FILE, "size": True}}, "file.size"),
+        (
+            {"type": "file.deleted", "project_id": "p", "file": {**FILE, "asset_type": 3}},
+            "file.asset_type",
+        ),
+        ({"type": "process.started", "process_id": "x"}, "project_id"),
+        ({"type": "process.started", "project_id": "p"}, "process_id"),
+        ({**PROC, "progress": "50%"}, "progress"),
+        ({**PROC, "progress": 1.5}, "progress"),
+        ({**PROC, "progress": -0.1}, "progress"),
+        ({**PROC, "progress": True}, "progress"),
+        ({**PROC, "progress": 10**400}, "progress"),
+        ({**PROC, "message": 3}, "message"),
+        ({"type": "pong", "id": 7}, "id"),
+    ],
+)  # fmt: skip
+def test_known_type_with_wrong_field_is_dropped_naming_the_field(
+    fields: dict[str, Any], where: str
+) -> None:
+    """A known type with a wrong field is a bad_field drop whose reason names type and field."""
+    drop = drop_of(json.dumps(fields))
+    assert drop.kind == "bad_field"
+    assert drop.reason.startswith(f"{fields['type']}: {where} must be")
+
+
+def test_huge_float_progress_is_dropped() -> None:
+    """1e400 reads as inf, which is out of 0..1."""
+    text = '{"type":"process.progress","project_id":"p","process_id":"x","progress":1e400}'
+    assert drop_of(text).kind == "bad_field"
+
+
+def test_drop_reason_says_what_was_missing() -> None:
+    """A missing field is reported as missing, not as null."""
+    reason = drop_of('{"type": "process.started", "project_id": "p"}').reason
+    assert (
+        reason == "process.started: process_id must be a string, got nothing (the field is missing)"
+    )
+
+
+def test_frames_over_the_size_limit_are_dropped_unread() -> None:
+    """max_chars bounds the work done on one frame."""
+    result = parse(frame(type="pong", pad="x" * 100), max_chars=50)
+    assert isinstance(result, Drop)
+    assert result.kind == "too_large"
+
+
+@pytest.mark.parametrize(
+    "data", [b'{"type": "pong"}', bytearray(b"{}"), memoryview(b"{}"), None, 5]
+)
+def test_non_text_frames_are_dropped_as_binary(data: object) -> None:
+    """bytes or anything that is not a str is a binary drop."""
+    assert drop_of(data).kind == "binary"
+
+
+def test_lone_surrogates_in_strings_parse() -> None:
+    """JSON escapes for lone surrogates are kept, not fatal."""
+    result = parse('{"type": "chat", "text": "\\ud800"}')
+    assert isinstance(result, GenericMessage)
+    assert result.fields["text"] == "\ud800"
+
+
+# --- serialize -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        ProjectEvent("project.created", TS, "p1", {"name": "Demo"}),
+        ProjectEvent("project.deleted", None, "p1", {}),
+        FileEvent("file.uploaded", TS, "p1", FileInfo("a", "/a", 1, "image")),
+        ProcessEvent("process.progress", TS, "p1", "x", 0.25, "going"),
+        ProcessEvent("process.started", None, "p1", "x"),
+        Heartbeat(timestamp=TS),
+        Pong(id="3"),
+        GenericMessage("chat", TS, {"type": "chat", "timestamp": TS, "text": "hi"}),
+    ],
+)
+def test_messages_round_trip_through_serialize_and_parse(message: Message) -> None:
+    """parse(serialize(m)) == m for every message type."""
+    assert parse(serialize(message)) == message
+
+
+def test_serialize_plain_data_is_compact_json() -> None:
+    """Dicts serialize without spaces, keeping non-ASCII text as is."""
+    assert serialize({"type": "subscribe", "project_id": "é"}) == (
+        '{"type":"subscribe","project_id":"é"}'
+    )
+
+
+def test_serialize_escapes_lone_surrogates_so_the_text_is_valid_utf8() -> None:
+    """A lone surrogate is written as a \\u escape."""
+    text = serialize({"text": "\ud800"})
+    text.encode("utf-8")
+    assert json.loads(text) == {"text": "\ud800"}
+
+
+def test_to_wire_omits_unset_optional_fields() -> None:
+    """None progress/message/timestamp are left out of the wire object."""
+    assert to_wire(ProcessEvent("process.started", None, "p", "x")) == {
+        "type": "process.started",
+        "project_id": "p",
+        "process_id": "x",
+    }
+
+
+def _cycle() -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    d["self"] = d
+    return d
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "words"),
+    [
+        ({"v": math.nan}, ValueError, r"\$\.v = nan.*null or a string"),
+        ({"v": [math.inf]}, ValueError, r"\$\.v\[0\] = inf"),
+        ({1: "a"}, TypeError, "key 1 is a int.*str"),
+        ({"v": {None: 1}}, TypeError, r"\$\.v: key None"),
+        ({"tags": {"a"}}, TypeError, r"\$\.tags: a set.*convert it to a list"),
+        ({"when": object()}, TypeError, "a object is not JSON"),
+        (b"bytes", TypeError, "a bytes is not JSON"),
+        (_cycle(), ValueError, "cycle"),
+        ({"m": Pong()}, TypeError, "to_wire"),
+    ],
+)
+def test_serialize_refuses_what_json_cannot_hold(value: Any, error: type, words: str) -> None:
+    """serialize raises naming the path and what to do instead."""
+    with pytest.raises(error, match=words):
+        serialize(value)
+
+
+def test_serialize_refuses_overdeep_data_with_a_value_error() -> None:
+    """Nesting deeper than the recursion limit is a ValueError, not a RecursionError."""
+    deep: list[Any] = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(ValueError, match="nested"):
+        serialize(deep)
+
+
+def test_serialize_accepts_shared_non_cyclic_values() -> None:
+    """The same list twice is not a cycle."""
+    shared = [1]
+    assert serialize({"a": shared, "b": shared}) == '{"a":[1],"b":[1]}'

@@ -1,0 +1,454 @@
+"""Route inbound frames into typed listeners and domain stores.
+
+Theory of operation
+-------------------
+`EventRouter.feed` takes one text frame, `parse`s it, and then, in this order: appends it to
+``messages``, applies it to its domain store (``projects``, ``files`` or ``processes``), calls the
+listeners registered for its type, then the ``"*"`` listeners. A frame that cannot be used is
+counted in ``dropped`` (and logged the first time each kind occurs) and goes no further.
+
+Nothing raised by a listener or a store subscriber escapes: each error is counted in ``errors``,
+logged with its traceback the first time each listener (or store) fails, and the rest of the
+frame's work goes on. So one broken listener stops neither the others, nor the stores, nor the
+connection.
+
+Store values, and how each update stays O(1)
+--------------------------------------------
+- ``messages``: a `MessageWindow`, an immutable sequence of the last ``max_messages`` messages,
+  oldest first. Each message makes a new window in O(1): windows are slices of an append-only
+  list that is replaced (not mutated) by a copy of its tail every few hundred messages, so a
+  window a subscriber keeps never changes under it.
+- ``projects`` (project_id -> data), ``files`` (project_id -> path -> `FileInfo`) and
+  ``processes`` (process_id -> `ProcessInfo`): read-only *live* views (``MappingProxyType``) of
+  dicts the router updates in place. Each change sets a new view object, so subscribers are
+  notified (and identity checks see a change), but no dict is copied. A kept view shows the
+  latest state, not the state at notification time: copy it (``dict(view)``) to keep a snapshot.
+- ``state``: a frozen `ConnectionState`, set by the connection adapter; ``is_connected`` is
+  derived from it and only notifies when it flips.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Final, Literal, TypeAlias, overload
+
+from wsclient.messages import (
+    MAX_FRAME_CHARS,
+    Drop,
+    FileEvent,
+    FileInfo,
+    Heartbeat,
+    Message,
+    Pong,
+    ProcessEvent,
+    ProjectEvent,
+    parse,
+)
+from wsclient.stores import Readable, Writable, derived, readonly, writable
+
+__all__ = [
+    "STATUSES",
+    "ConnectionState",
+    "DropStats",
+    "ErrorStats",
+    "EventRouter",
+    "MessageWindow",
+    "ProcessInfo",
+]
+
+logger = logging.getLogger("wsclient.events")
+
+Status: TypeAlias = Literal["connecting", "connected", "reconnecting", "disconnected", "error"]
+STATUSES: Final[frozenset[str]] = frozenset(
+    ("connecting", "connected", "reconnecting", "disconnected", "error")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionState:
+    """What the connection-status component shows."""
+
+    status: Status = "disconnected"
+    reconnect_attempts: int = 0
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(
+                f"unknown connection status {self.status!r}; use one of {sorted(STATUSES)}"
+            )
+        if self.reconnect_attempts < 0:
+            raise ValueError(f"reconnect_attempts must be >= 0, got {self.reconnect_attempts}")
+
+    def to_page(self) -> dict[str, Any]:
+        """The ``{status, reconnectAttempts, error}`` object the page API promises."""
+        return {
+            "status": self.status,
+            "reconnectAttempts": self.reconnect_attempts,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessInfo:
+    """The latest known state of one server-side process."""
+
+    project_id: str
+    process_id: str
+    status: Literal["running", "completed"]
+    progress: float | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DropStats:
+    """How many frames of one drop kind were dropped, and why the last one was."""
+
+    count: int
+    last_reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorStats:
+    """How many listener or subscriber calls raised, and the last error as text."""
+
+    count: int = 0
+    last: str | None = None
+
+
+class MessageWindow(Sequence[Message]):
+    """An immutable view of the last messages, oldest first (``list(window)`` to copy)."""
+
+    __slots__ = ("_items", "_start", "_stop")
+
+    def __init__(self, items: list[Message], start: int, stop: int) -> None:
+        self._items = items
+        self._start = start
+        self._stop = stop
+
+    def __len__(self) -> int:
+        return self._stop - self._start
+
+    @overload
+    def __getitem__(self, index: int) -> Message: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Message, ...]: ...
+    def __getitem__(self, index: int | slice) -> Message | tuple[Message, ...]:
+        if isinstance(index, slice):
+            return tuple(self._items[self._start : self._stop][index])
+        length = self._stop - self._start
+        if index < 0:
+            index += length
+        if not 0 <= index < length:
+            raise IndexError(f"message index {index} out of range for {length} messages")
+        return self._items[self._start + index]
+
+    def __iter__(self) -> Iterator[Message]:
+        return iter(self._items[self._start : self._stop])
+
+    def __repr__(self) -> str:
+        return f"MessageWindow({list(self)!r})"
+
+
+class _MessageLog:
+    """Append-only storage behind `MessageWindow`s: O(1) amortized per message."""
+
+    __slots__ = ("_items", "_limit")
+
+    # The backing list grows to this many windows' worth before its tail is copied to a new one.
+    _SPARE: Final = 4
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._items: list[Message] = []
+
+    def append(self, message: Message) -> MessageWindow:
+        items = self._items
+        if len(items) >= self._SPARE * self._limit:
+            # Old windows keep the old list, which is never touched again.
+            items = self._items = items[len(items) - self._limit + 1 :]
+        items.append(message)
+        stop = len(items)
+        return MessageWindow(items, max(0, stop - self._limit), stop)
+
+
+Listener: TypeAlias = Callable[[Any], object]
+
+
+class _Registration:
+    """One `EventRouter.on` call; identity-compared so one callback may be registered twice."""
+
+    __slots__ = ("callback", "failed")
+
+    def __init__(self, callback: Listener) -> None:
+        self.callback = callback
+        self.failed = False
+
+
+class EventRouter:
+    """Parses inbound frames and feeds the domain stores and the listeners.
+
+    ``max_messages`` bounds the ``messages`` store; frames longer than ``max_frame_chars`` are
+    dropped unread.
+    """
+
+    def __init__(self, max_messages: int = 100, max_frame_chars: int = MAX_FRAME_CHARS) -> None:
+        if max_messages < 1:
+            raise ValueError(f"max_messages must be at least 1, got {max_messages}")
+        self._max_frame_chars = max_frame_chars
+        self._listeners: dict[str, tuple[_Registration, ...]] = {}
+        self._log = _MessageLog(max_messages)
+
+        self._messages: Writable[MessageWindow] = writable(MessageWindow([], 0, 0))
+        self._projects: dict[str, dict[str, Any]] = {}
+        self._projects_store: Writable[Mapping[str, dict[str, Any]]] = writable(
+            MappingProxyType(self._projects)
+        )
+        self._files: dict[str, dict[str, FileInfo]] = {}
+        self._files_views: dict[str, Mapping[str, FileInfo]] = {}
+        self._files_store: Writable[Mapping[str, Mapping[str, FileInfo]]] = writable(
+            MappingProxyType(self._files_views)
+        )
+        self._processes: dict[str, ProcessInfo] = {}
+        self._processes_store: Writable[Mapping[str, ProcessInfo]] = writable(
+            MappingProxyType(self._processes)
+        )
+        self._dropped: dict[str, DropStats] = {}
+        self._dropped_store: Writable[Mapping[str, DropStats]] = writable(
+            MappingProxyType(self._dropped)
+        )
+        self._errors: Writable[ErrorStats] = writable(ErrorStats())
+        self._logged_errors: set[str] = set()
+        self._error_count = 0
+
+        #: Connection state, set by the connection adapter.
+        self.state: Writable[ConnectionState] = writable(ConnectionState())
+        #: True while ``state.status == "connected"``.
+        self.is_connected: Readable[bool] = derived(self.state, _is_connected)
+        #: The last ``max_messages`` messages, oldest first.
+        self.messages: Readable[MessageWindow] = readonly(self._messages)
+        #: project_id -> the ``data`` of its latest created/updated event.
+        self.projects: Readable[Mapping[str, dict[str, Any]]] = readonly(self._projects_store)
+        #: project_id -> path -> `FileInfo` of the files uploaded and not deleted.
+        self.files: Readable[Mapping[str, Mapping[str, FileInfo]]] = readonly(self._files_store)
+        #: process_id -> `ProcessInfo`.
+        self.processes: Readable[Mapping[str, ProcessInfo]] = readonly(self._processes_store)
+        #: drop kind -> `DropStats`.
+        self.dropped: Readable[Mapping[str, DropStats]] = readonly(self._dropped_store)
+        #: Errors raised by listeners and store subscribers.
+        self.errors: Readable[ErrorStats] = readonly(self._errors)
+
+        self._apply: dict[str, Callable[[Any], None]] = {
+            "project.created": self._apply_project,
+            "project.updated": self._apply_project,
+            "project.deleted": self._apply_project,
+            "file.uploaded": self._apply_file,
+            "file.deleted": self._apply_file,
+            "process.started": self._apply_process,
+            "process.progress": self._apply_process,
+            "process.completed": self._apply_process,
+        }
+
+    # --- listeners ---------------------------------------------------------------------------
+
+    @overload
+    def on(
+        self,
+        type_: Literal["project.created", "project.updated", "project.deleted"],
+        callback: Callable[[ProjectEvent], object],
+    ) -> Callable[[], None]: ...
+    @overload
+    def on(
+        self,
+        type_: Literal["file.uploaded", "file.deleted"],
+        callback: Callable[[FileEvent], object],
+    ) -> Callable[[], None]: ...
+    @overload
+    def on(
+        self,
+        type_: Literal["process.started", "process.progress", "process.completed"],
+        callback: Callable[[ProcessEvent], object],
+    ) -> Callable[[], None]: ...
+    @overload
+    def on(
+        self, type_: Literal["system.heartbeat"], callback: Callable[[Heartbeat], object]
+    ) -> Callable[[], None]: ...
+    @overload
+    def on(
+        self, type_: Literal["pong"], callback: Callable[[Pong], object]
+    ) -> Callable[[], None]: ...
+    @overload
+    def on(self, type_: str, callback: Callable[[Message], object]) -> Callable[[], None]: ...
+    def on(self, type_: str, callback: Listener) -> Callable[[], None]:
+        """Call ``callback(message)`` for each message of ``type_`` (``"*"``: every message).
+
+        Returns the function that removes this listener (calling it again does nothing).
+        Listeners of a type run in the order they were added, before the ``"*"`` listeners.
+        """
+        if not isinstance(type_, str):
+            raise TypeError(f"on() needs a message type string, got {type_!r}")
+        if not callable(callback):
+            raise TypeError(f"on({type_!r}, ...) needs a callable listener, got {callback!r}")
+        registration = _Registration(callback)
+        # Tuples are replaced, never mutated, so feed() can iterate one without copying it.
+        self._listeners[type_] = (*self._listeners.get(type_, ()), registration)
+
+        def off() -> None:
+            current = self._listeners.get(type_, ())
+            if registration in current:
+                remaining = tuple(r for r in current if r is not registration)
+                if remaining:
+                    self._listeners[type_] = remaining
+                else:
+                    del self._listeners[type_]
+
+        return off
+
+    # --- input -------------------------------------------------------------------------------
+
+    def feed(self, text: object) -> Message | None:
+        """Handle one inbound text frame; return its message, or None if it was dropped.
+
+        Never raises: bad frames are counted in ``dropped``, failing listeners in ``errors``.
+        """
+        message = parse(text, self._max_frame_chars)
+        if isinstance(message, Drop):
+            self._record_drop(message)
+            return None
+        type_ = message.type
+        try:
+            self._messages.set(self._log.append(message))
+        except Exception as exc:
+            self._report_error("a 'messages' store subscriber", exc)
+        apply = self._apply.get(type_)
+        if apply is not None:
+            try:
+                apply(message)
+            except Exception as exc:
+                self._report_error(f"a store subscriber for {type_!r}", exc)
+        for key in (type_, "*"):
+            for registration in self._listeners.get(key, ()):
+                try:
+                    registration.callback(message)
+                except Exception as exc:
+                    self._report_listener_error(registration, key, exc)
+        return message
+
+    def drop_binary(self, size: int) -> None:
+        """Count a binary frame of ``size`` bytes: this client only reads JSON text frames."""
+        self._record_drop(
+            Drop("binary", f"binary frame of {size} bytes; this client reads JSON text frames")
+        )
+
+    # --- domain stores -----------------------------------------------------------------------
+
+    def _apply_project(self, event: ProjectEvent) -> None:
+        project_id = event.project_id
+        if event.type == "project.deleted":
+            had_project = self._projects.pop(project_id, None) is not None
+            had_files = self._files.pop(project_id, None) is not None
+            if had_files:
+                del self._files_views[project_id]
+                self._files_store.set(MappingProxyType(self._files_views))
+            if had_project:
+                self._projects_store.set(MappingProxyType(self._projects))
+            return
+        self._projects[project_id] = event.data
+        self._projects_store.set(MappingProxyType(self._projects))
+
+    def _apply_file(self, event: FileEvent) -> None:
+        project_id = event.project_id
+        files = self._files.get(project_id)
+        if event.type == "file.deleted":
+            if files is None or files.pop(event.file.path, None) is None:
+                return
+            if not files:
+                del self._files[project_id]
+                del self._files_views[project_id]
+        else:
+            if files is None:
+                files = self._files[project_id] = {}
+                self._files_views[project_id] = MappingProxyType(files)
+            files[event.file.path] = event.file
+        self._files_store.set(MappingProxyType(self._files_views))
+
+    def _apply_process(self, event: ProcessEvent) -> None:
+        previous = self._processes.get(event.process_id)
+        if previous is None or event.type == "process.started":
+            progress, message = event.progress, event.message
+        elif previous.status == "completed" and event.type == "process.progress":
+            return  # a late progress report must not reopen a finished process
+        else:
+            progress = previous.progress if event.progress is None else event.progress
+            message = previous.message if event.message is None else event.message
+        if event.type == "process.completed":
+            status: Literal["running", "completed"] = "completed"
+            if event.progress is None:
+                progress = 1.0
+        else:
+            status = "running"
+        self._processes[event.process_id] = ProcessInfo(
+            event.project_id, event.process_id, status, progress, message
+        )
+        self._processes_store.set(MappingProxyType(self._processes))
+
+    # --- drops and errors --------------------------------------------------------------------
+
+    def _record_drop(self, drop: Drop) -> None:
+        stats = self._dropped.get(drop.kind)
+        if stats is None:
+            logger.warning(
+                "dropped a frame (%s): %s; further %r drops are counted in `dropped`, not logged",
+                drop.kind,
+                drop.reason,
+                drop.kind,
+            )
+            count = 1
+        else:
+            count = stats.count + 1
+        self._dropped[drop.kind] = DropStats(count, drop.reason)
+        try:
+            self._dropped_store.set(MappingProxyType(self._dropped))
+        except Exception as exc:
+            self._report_error("a 'dropped' store subscriber", exc)
+
+    def _report_listener_error(
+        self, registration: _Registration, type_: str, exc: Exception
+    ) -> None:
+        name = getattr(registration.callback, "__qualname__", repr(registration.callback))
+        where = f"listener {name} for {type_!r}"
+        if not registration.failed:
+            registration.failed = True
+            logger.error(
+                "%s raised; other listeners and the stores carry on. Later errors of this "
+                "listener are counted in `errors`, not logged",
+                where,
+                exc_info=exc,
+            )
+        self._count_error(where, exc)
+
+    def _report_error(self, where: str, exc: Exception) -> None:
+        if where not in self._logged_errors:
+            self._logged_errors.add(where)
+            logger.error(
+                "%s raised; the router carries on. Later errors here are counted in `errors`, "
+                "not logged",
+                where,
+                exc_info=exc,
+            )
+        self._count_error(where, exc)
+
+    def _count_error(self, where: str, exc: Exception) -> None:
+        self._error_count += 1
+        # A failing `errors` subscriber must not recurse into here: its error is only logged.
+        try:
+            self._errors.set(ErrorStats(self._error_count, f"{where}: {type(exc).__name__}: {exc}"))
+        except Exception:
+            logger.exception("an 'errors' store subscriber raised")
+
+
+def _is_connected(state: ConnectionState) -> bool:
+    return state.status == "connected"

@@ -366,6 +366,10 @@ class MockServer:
 
     async def close(self, code: int = 1000, reason: str = "") -> int:
         """Close every open connection with a close frame carrying `code` and `reason`."""
+        if not _sendable_close_code(code):
+            # 1005/1006/1015 are reserved for local reporting; a peer must fail on them (RFC 6455
+            # 7.4.1), which would test the client's protocol checks rather than its close handling.
+            raise ValueError(f"close code {code} may not be sent in a close frame")
         raw = reason.encode()
         if len(raw) > 123:
             raise ValueError("close reason must be at most 123 bytes of UTF-8")
@@ -424,6 +428,8 @@ class MockServer:
         `code=None` aborts the TCP connection instead (client sees 1006). `count` limits it to
         the next N connections.
         """
+        if code is not None and not _sendable_close_code(code):
+            raise ValueError(f"close code {code} may not be sent in a close frame")
         self._flap = on
         self._flap_code = code
         self._flap_reason = reason
@@ -592,6 +598,10 @@ class WaitTimeout(TimeoutError):
             f"condition not met: {opened} connections, {len(snapshot.attempts)} attempts"
         )
         self.snapshot = snapshot
+
+
+def _sendable_close_code(code: int) -> bool:
+    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
 
 
 def _abort(transport: asyncio.Transport) -> None:

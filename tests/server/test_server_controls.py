@@ -45,9 +45,14 @@ def test_close_sends_code_and_reason(srv: ServerThread) -> None:
     assert (c.closed_by, c.close_code, c.close_reason) == ("server", 4401, "unauthorized")
 
 
-def test_close_rejects_overlong_reason(srv: ServerThread) -> None:
+def test_close_rejects_overlong_reason_and_reserved_codes(srv: ServerThread) -> None:
     with pytest.raises(ValueError):
         srv.close(1000, "x" * 124)
+    for code in (999, 1005, 1006, 1015, 2000, 5000):
+        with pytest.raises(ValueError):
+            srv.close(code)
+    with pytest.raises(ValueError):
+        srv.flap(True, code=1006)
 
 
 def test_client_close_is_recorded(srv: ServerThread) -> None:

@@ -144,6 +144,7 @@ def test_http_control_api(srv: ServerThread) -> None:
         ("refuse", b'{"mode": "teapot"}'),
         ("heartbeat", b"{}"),
         ("close", b"not json"),
+        ("close", b'{"code": 1006}'),
         ("burst", b"[1]"),
     ],
 )

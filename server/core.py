@@ -170,10 +170,13 @@ class MockServer:
             "silent": self._silent,
             "refusing": refusing,
             "refuse_mode": self._refuse_mode,
+            # None when not refusing or refusing until turned off (inf is not valid JSON).
             "refuse_seconds_left": (
-                None
-                if not refusing or self._refuse_until in (None, float("inf"))
-                else max(0.0, (self._refuse_until or now) - now)
+                max(0.0, self._refuse_until - now)
+                if refusing
+                and self._refuse_until is not None
+                and self._refuse_until != float("inf")
+                else None
             ),
             "refuse_left": self._refuse_left,
             "flap": self._flap,

@@ -103,5 +103,5 @@ class Snapshot:
         return [b - a for a, b in itertools.pairwise(times)]
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        return data
+        """Plain dicts/lists, ready for json.dumps (the HTTP control API's answer)."""
+        return asdict(self)

@@ -58,7 +58,8 @@ background thread; use it as a context manager or ``.start()``/``.stop()``. ``.u
   raise ``WaitTimeout`` (a ``TimeoutError`` carrying ``.snapshot``).
 
 In-loop code can use ``MockServer`` (same methods, coroutines where they do I/O) with
-``create_app(server, root)``.
+``create_app(server, root)``. ``server.testing`` has small aiohttp-client helpers
+(``recv_json``, ``recv_type``, ``collect``, ``send_json``, ``nothing_for``).
 
 HTTP control API (other processes)
 ----------------------------------

@@ -1,0 +1,610 @@
+"""The connection core: a reconnecting WebSocket client as a sans-I/O state machine.
+
+Theory of operation
+-------------------
+``Connection`` owns every decision of the client (when to open a socket, what to send on it, when
+it is dead, how long to wait before the next attempt) and performs no I/O and reads no clock. The
+adapter (``browser.py``) feeds it *inputs* -- method calls carrying ``now``, a float of seconds from
+any monotonic origin -- and carries out the *actions* it drains with ``take_actions()``:
+
+- ``OpenSocket(id)``: create a WebSocket and report its events with that id;
+- ``SendText(id, text)``: send ``text`` on that socket;
+- ``CloseSocket(id, code, reason)``: close it and forget it (its later events are stale).
+
+Besides actions the core exposes one ``next_deadline``: the adapter keeps exactly one timer and
+calls ``tick(now)`` when it fires. Events from any socket other than the current one are ignored,
+so at most one socket is ever alive: the core always closes (or hears the close of) the current
+socket before it asks for another.
+
+States and transitions
+~~~~~~~~~~~~~~~~~~~~~~
+Every state change goes through ``_TRANSITIONS`` below; an event the table does not allow in the
+current state raises ``InvalidTransition`` naming both. In words:
+
+===============  ===========================================================================
+DISCONNECTED     Initial state, and after ``disconnect()``. No socket, no timer. ``connect()``
+                 opens a socket (CONNECTING).
+CONNECTING       The first attempt after ``connect()``. Opened -> CONNECTED; failed or timed
+                 out -> RECONNECTING (attempt 1).
+CONNECTED        Open socket. Subscribes every active project, then flushes the queue. A
+                 close, error or heartbeat timeout -> RECONNECTING.
+RECONNECTING     Waiting for retry ``attempt`` (or, while offline, for the browser to come back
+                 online), or that attempt's socket is pending.
+ERROR            The server refused us for good (close 1008 or 4400-4499); the reason is kept.
+                 No retries until ``connect()``.
+===============  ===========================================================================
+
+``disconnect()`` closes with 1000 from any state and nothing reopens a socket until ``connect()``.
+The core's own closes use ``CLOSE_NORMAL`` (1000, for ``disconnect()``) and ``CLOSE_LINK_FAILED``
+(4000, application range, with the reason "heartbeat timeout", "connect timeout" or "socket error"):
+browsers only let a page close with 1000 or 3000-4999, and 4000 stays clear of the 4400-4499 range
+that means "do not retry".
+
+Timing rules (defaults in ``Options``):
+
+- *Backoff*: see ``backoff.py``. A failure on our side starts the ladder at ``backoff_initial``;
+  the far side dropping a connection that had been up for ``min_uptime`` starts it at
+  ``backoff_after_drop`` (the herd protection). A connection that dies before ``min_uptime`` does
+  not reset the ladder, and a socket that does not open within ``connect_timeout`` is a failure.
+- *Heartbeat*: any inbound frame proves the link alive. After ``ping_interval`` of inbound silence
+  the core sends ``{"type": "ping", "id": "<n>"}``; no frame within ``pong_timeout`` closes the
+  socket and reconnects (a silent link is found within 9 s with the defaults). Coming back online
+  or visible sends the same ping as a *probe* with the shorter ``probe_timeout`` (2.5 s).
+- *Offline*: while the browser is offline no attempt is made; going online retries at once.
+
+``frame_received`` is the hot path: it only records the time, so it is O(1), allocates nothing and
+never moves ``next_deadline``; the heartbeat is evaluated lazily when the deadline fires.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random as _random
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Final
+
+from .backoff import (
+    DEFAULT_AFTER_DROP,
+    DEFAULT_FACTOR,
+    DEFAULT_INITIAL,
+    DEFAULT_MAX,
+    reconnect_delay,
+)
+from .outbound import OutboundQueue
+
+logger = logging.getLogger("wsclient")
+
+#: Close code of ``disconnect()``.
+CLOSE_NORMAL: Final = 1000
+#: Close code when the core gives up on a socket (heartbeat/connect timeout, socket error).
+CLOSE_LINK_FAILED: Final = 4000
+
+
+def is_fatal_close(code: int) -> bool:
+    """Whether a close code means "stop retrying": 1008 (policy) and 4400-4499 (e.g. 4401)."""
+    return code == 1008 or 4400 <= code <= 4499
+
+
+class State(str, Enum):  # noqa: UP042 - the contract says str+Enum; str() must stay the value
+    """Connection state; the value is the string the UI and ``data-status`` use."""
+
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    DISCONNECTED = "disconnected"
+    ERROR = "error"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class InvalidTransition(RuntimeError):
+    """An input that makes no sense in the current state (a bug in the caller, not the network)."""
+
+    def __init__(self, state: State, event: str) -> None:
+        super().__init__(f"{event} is not allowed in state {state.value!r}")
+        self.state = state
+        self.event = event
+
+
+class _Event(Enum):
+    CONNECT = "connect"  # connect() while down
+    RETRY = "retry"  # the retry timer fired, the browser came online, or connect() while waiting
+    OPENED = "socket_opened"
+    LOST = "connection lost"  # close, error or timeout that is worth retrying
+    REJECTED = "connection rejected"  # close 1008 / 4400-4499
+    DISCONNECT = "disconnect"
+
+
+_S = State
+_E = _Event
+#: The only place the state changes: state -> {event: next state}.
+_TRANSITIONS: Final[dict[State, dict[_Event, State]]] = {
+    _S.DISCONNECTED: {_E.CONNECT: _S.CONNECTING},
+    _S.CONNECTING: {
+        _E.OPENED: _S.CONNECTED,
+        _E.LOST: _S.RECONNECTING,
+        _E.REJECTED: _S.ERROR,
+        _E.DISCONNECT: _S.DISCONNECTED,
+    },
+    _S.CONNECTED: {
+        _E.LOST: _S.RECONNECTING,
+        _E.REJECTED: _S.ERROR,
+        _E.DISCONNECT: _S.DISCONNECTED,
+    },
+    _S.RECONNECTING: {
+        _E.RETRY: _S.RECONNECTING,
+        _E.OPENED: _S.CONNECTED,
+        _E.LOST: _S.RECONNECTING,
+        _E.REJECTED: _S.ERROR,
+        _E.DISCONNECT: _S.DISCONNECTED,
+    },
+    _S.ERROR: {_E.CONNECT: _S.CONNECTING, _E.DISCONNECT: _S.DISCONNECTED},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Timing and size options; every duration is in seconds."""
+
+    ping_interval: float = 5.0  # inbound silence before a ping
+    pong_timeout: float = 4.0  # no frame this long after a ping -> close (4000) and reconnect
+    probe_timeout: float = 2.5  # the same, for the probe sent on online / visible
+    backoff_initial: float = DEFAULT_INITIAL  # first retry window after a failure on our side
+    backoff_factor: float = DEFAULT_FACTOR
+    backoff_max: float = DEFAULT_MAX
+    connect_timeout: float = 10.0  # a socket not open by then is a failed attempt
+    min_uptime: float = 5.0  # a connection shorter than this does not reset the backoff
+    max_queue: int = 1000  # messages kept while down; the oldest are dropped beyond
+    backoff_after_drop: float = DEFAULT_AFTER_DROP  # first retry window when the far side drops us
+
+    def __post_init__(self) -> None:
+        positive = (
+            "ping_interval",
+            "pong_timeout",
+            "probe_timeout",
+            "backoff_initial",
+            "backoff_max",
+            "connect_timeout",
+            "backoff_after_drop",
+        )
+        for name in positive:
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and 0 < value < math.inf):
+                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        if not (isinstance(self.min_uptime, int | float) and 0 <= self.min_uptime < math.inf):
+            raise ValueError(f"min_uptime must be 0 or more seconds, got {self.min_uptime!r}")
+        if not (isinstance(self.backoff_factor, int | float) and 1 <= self.backoff_factor < 100):
+            raise ValueError(
+                f"backoff_factor must be between 1 and 100, got {self.backoff_factor!r}"
+            )
+        if isinstance(self.max_queue, bool) or not isinstance(self.max_queue, int):
+            raise ValueError(f"max_queue must be a whole number, got {self.max_queue!r}")
+        if self.max_queue < 1:
+            raise ValueError(f"max_queue must be at least 1, got {self.max_queue}")
+
+
+@dataclass(frozen=True, slots=True)
+class OpenSocket:
+    """Open a WebSocket and report its events under ``socket_id``."""
+
+    socket_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SendText:
+    """Send ``text`` as one text frame on socket ``socket_id``."""
+
+    socket_id: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class CloseSocket:
+    """Close socket ``socket_id`` with ``code``/``reason``; its later events no longer matter."""
+
+    socket_id: int
+    code: int
+    reason: str
+
+
+Action = OpenSocket | SendText | CloseSocket
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """A snapshot for the status UI."""
+
+    state: State
+    attempt: int  # reconnect attempt being waited for or made (0 when connected / never failed)
+    next_retry_at: float | None  # when the next attempt opens (None if none is scheduled)
+    last_close_code: int | None
+    last_close_reason: str
+    error: str | None  # set in ERROR state (close reason or description)
+    rtt: float | None  # seconds, from the last pong echoing our ping id
+    queue_depth: int
+    queue_overflow: int  # messages dropped (oldest first) because the queue was full
+    offline: bool = False  # the browser says it is offline (no attempts are made)
+
+
+class Connection:
+    """The reconnecting connection; see the module docstring for how to drive it."""
+
+    def __init__(
+        self, options: Options | None = None, *, random: Callable[[], float] | None = None
+    ) -> None:
+        self._options = options if options is not None else Options()
+        self._random = random if random is not None else _random.random
+        self._state = State.DISCONNECTED
+        self._actions: list[Action] = []
+        self._now = -math.inf
+        self._deadline: float | None = None
+        # The current socket: pending until opened, None when there is none.
+        self._last_socket_id = 0
+        self._socket_id: int | None = None
+        self._socket_open = False
+        self._attempt_started_at = 0.0
+        self._opened_at = 0.0
+        # Heartbeat. frame_received only touches _last_rx and _rx_since_ping.
+        self._last_rx = 0.0
+        self._rx_since_ping = True
+        self._pong_deadline: float | None = None  # set while a ping is unanswered
+        self._probing = False  # the unanswered ping is a probe (we suspect our own link)
+        self._pings_sent = 0
+        self._ping_id: str | None = None  # id of the last ping whose pong can give an RTT
+        self._ping_sent_at = 0.0
+        # Retry ladder.
+        self._attempt = 0
+        self._ladder_start = self._options.backoff_initial
+        self._retry_at: float | None = None
+        # Environment.
+        self._offline = False
+        self._hidden = False
+        # Outbound.
+        self._queue = OutboundQueue(self._options.max_queue)
+        self._subscribers: dict[str, int] = {}  # project -> local subscriber count
+        self._subscribed_on_socket: set[str] = set()
+        # Health.
+        self._last_close_code: int | None = None
+        self._last_close_reason = ""
+        self._error: str | None = None
+        self._rtt: float | None = None
+
+    # -- outputs ---------------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def options(self) -> Options:
+        return self._options
+
+    @property
+    def next_deadline(self) -> float | None:
+        """The time the adapter must call ``tick()`` at, or None. ``frame_received`` never moves
+        it; after any other input it may move earlier, so re-arm if it did."""
+        return self._deadline
+
+    @property
+    def socket_id(self) -> int | None:
+        """The current socket (pending or open), if any."""
+        return self._socket_id
+
+    def health(self) -> Health:
+        waiting = (
+            self._state is State.RECONNECTING and self._socket_id is None and not self._offline
+        )
+        return Health(
+            state=self._state,
+            attempt=self._attempt if self._state is State.RECONNECTING else 0,
+            next_retry_at=self._retry_at if waiting else None,
+            last_close_code=self._last_close_code,
+            last_close_reason=self._last_close_reason,
+            error=self._error,
+            rtt=self._rtt,
+            queue_depth=len(self._queue),
+            queue_overflow=self._queue.overflow,
+            offline=self._offline,
+        )
+
+    def take_actions(self) -> list[Action]:
+        """Return the pending actions in order and forget them. Carry them out in that order."""
+        actions = self._actions
+        self._actions = []
+        return actions
+
+    # -- inputs: the page --------------------------------------------------------------------
+
+    def connect(self, now: float) -> None:
+        """Start connecting. From DISCONNECTED or ERROR: open a socket now. While waiting for a
+        retry: retry now. While connecting or connected: nothing."""
+        self._advance(now)
+        if self._state in (State.DISCONNECTED, State.ERROR):
+            self._transition(_Event.CONNECT)
+            self._error = None
+            self._attempt = 0
+            self._ladder_start = self._options.backoff_initial
+            self._open_socket(now)
+        elif self._state is State.RECONNECTING and self._socket_id is None:
+            self._retry(now)
+        self._update_deadline()
+
+    def disconnect(self, now: float) -> None:
+        """Close with 1000 and stay DISCONNECTED until ``connect()``. Harmless when already so."""
+        self._advance(now)
+        if self._state is State.DISCONNECTED:
+            return
+        self._transition(_Event.DISCONNECT)
+        if self._socket_id is not None:
+            self._close_current(CLOSE_NORMAL, "client disconnect")
+        self._retry_at = None
+        self._attempt = 0
+        self._update_deadline()
+
+    def send(self, text: str, now: float) -> None:
+        """Send already-serialized ``text`` now if connected, else queue it for the next open."""
+        self._advance(now)
+        if self._state is State.CONNECTED:
+            self._send(text)
+        else:
+            self._queue.push(text)
+
+    def subscribe(self, project_id: str, now: float) -> None:
+        """One more local subscriber of ``project_id``; the first one subscribes on the wire."""
+        self._advance(now)
+        count = self._subscribers.get(project_id, 0)
+        self._subscribers[project_id] = count + 1
+        if count == 0 and self._state is State.CONNECTED:
+            self._send_subscribe(project_id)
+
+    def unsubscribe(self, project_id: str, now: float) -> None:
+        """One local subscriber fewer; the last one leaving unsubscribes on the wire (if the
+        project was subscribed on this connection). Harmless, with a warning, without a
+        subscriber."""
+        self._advance(now)
+        count = self._subscribers.get(project_id, 0)
+        if count == 0:
+            logger.warning("unsubscribe(%r) without a matching subscribe: ignored", project_id)
+            return
+        if count > 1:
+            self._subscribers[project_id] = count - 1
+            return
+        del self._subscribers[project_id]
+        if project_id in self._subscribed_on_socket:
+            self._subscribed_on_socket.discard(project_id)
+            self._send(json.dumps({"type": "unsubscribe", "project_id": project_id}))
+
+    def went_offline(self, now: float) -> None:
+        """The browser is offline: make no attempts until ``went_online``."""
+        self._advance(now)
+        self._offline = True
+        self._update_deadline()
+
+    def went_online(self, now: float) -> None:
+        """Back online: retry at once if waiting; probe the link if connected."""
+        self._advance(now)
+        self._offline = False
+        if self._state is State.RECONNECTING and self._socket_id is None:
+            self._retry(now)
+        elif self._state is State.CONNECTED:
+            self._probe(now)
+        self._update_deadline()
+
+    def page_hidden(self, now: float) -> None:
+        """The page was hidden (it may sleep; its timers may be throttled)."""
+        self._advance(now)
+        self._hidden = True
+
+    def page_visible(self, now: float) -> None:
+        """The page is visible again after being hidden: probe the link if connected."""
+        self._advance(now)
+        if self._hidden and self._state is State.CONNECTED:
+            self._probe(now)
+        self._hidden = False
+        self._update_deadline()
+
+    # -- inputs: the socket and the timer ----------------------------------------------------
+
+    def socket_opened(self, socket_id: int, now: float) -> None:
+        """The socket opened: subscribe every active project once, then flush the queue."""
+        self._advance(now)
+        if not self._is_current(socket_id, "socket_opened"):
+            return
+        if self._socket_open:
+            raise InvalidTransition(self._state, f"socket_opened for open socket {socket_id}")
+        self._transition(_Event.OPENED)
+        self._socket_open = True
+        self._opened_at = now
+        self._last_rx = now
+        self._rx_since_ping = True
+        self._pong_deadline = None
+        self._probing = False
+        self._subscribed_on_socket.clear()
+        for project_id in self._subscribers:
+            self._send_subscribe(project_id)
+        for text in self._queue.drain():
+            self._send(text)
+        self._update_deadline()
+
+    def frame_received(self, socket_id: int, now: float) -> None:
+        """Any inbound frame (valid or not): the link is alive. The hot path: O(1), allocates
+        nothing, never moves ``next_deadline``."""
+        if socket_id == self._socket_id:
+            self._last_rx = now
+            self._rx_since_ping = True
+
+    def pong_received(self, socket_id: int, ping_id: str | None, now: float) -> None:
+        """A ``pong`` frame (after ``frame_received``): if it echoes our last ping, record RTT."""
+        self._advance(now)
+        if socket_id == self._socket_id and ping_id is not None and ping_id == self._ping_id:
+            self._rtt = now - self._ping_sent_at
+            self._ping_id = None
+
+    def socket_closed(self, socket_id: int, code: int, reason: str, now: float) -> None:
+        """The socket closed (the browser's close event)."""
+        self._advance(now)
+        if not self._is_current(socket_id, "socket_closed"):
+            return
+        self._socket_id = None
+        self._record_close(code, reason)
+        if is_fatal_close(code):
+            self._transition(_Event.REJECTED)
+            self._error = reason or f"closed with code {code}"
+            self._socket_open = False
+            self._attempt = 0
+            self._retry_at = None
+            logger.warning("server refused the connection (%d %s): not retrying", code, reason)
+        else:
+            self._lost(now, far_side=True)
+        self._update_deadline()
+
+    def socket_error(self, socket_id: int, now: float) -> None:
+        """The socket failed (the browser's error event); a close event may follow and is then
+        ignored."""
+        self._advance(now)
+        if not self._is_current(socket_id, "socket_error"):
+            return
+        self._close_current(CLOSE_LINK_FAILED, "socket error")
+        self._lost(now, far_side=True)
+        self._update_deadline()
+
+    def tick(self, now: float) -> None:
+        """Time has passed: handle every deadline due by ``now``. Harmless before the deadline."""
+        self._advance(now)
+        while self._deadline is not None and self._deadline <= now:
+            self._on_deadline(now)
+            self._update_deadline()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _advance(self, now: float) -> None:
+        if not now >= self._now:
+            raise ValueError(f"time went backwards or is not a number: {now!r} < {self._now!r}")
+        self._now = now
+
+    def _transition(self, event: _Event) -> None:
+        target = _TRANSITIONS[self._state].get(event)
+        if target is None:
+            raise InvalidTransition(self._state, event.value)
+        if target is not self._state:
+            logger.info("connection %s -> %s (%s)", self._state.value, target.value, event.value)
+        self._state = target
+
+    def _is_current(self, socket_id: int, event: str) -> bool:
+        if socket_id == self._socket_id:
+            return True
+        if not 1 <= socket_id <= self._last_socket_id:
+            raise InvalidTransition(self._state, f"{event} for socket {socket_id}, never opened")
+        logger.debug("%s from stale socket %d ignored", event, socket_id)
+        return False
+
+    def _open_socket(self, now: float) -> None:
+        self._last_socket_id += 1
+        self._socket_id = self._last_socket_id
+        self._socket_open = False
+        self._attempt_started_at = now
+        self._retry_at = None
+        self._actions.append(OpenSocket(self._socket_id))
+
+    def _close_current(self, code: int, reason: str) -> None:
+        assert self._socket_id is not None
+        self._actions.append(CloseSocket(self._socket_id, code, reason))
+        self._socket_id = None
+        self._record_close(code, reason)
+
+    def _record_close(self, code: int, reason: str) -> None:
+        self._last_close_code = code
+        self._last_close_reason = reason
+
+    def _send(self, text: str) -> None:
+        assert self._socket_id is not None
+        self._actions.append(SendText(self._socket_id, text))
+
+    def _send_subscribe(self, project_id: str) -> None:
+        self._subscribed_on_socket.add(project_id)
+        self._send(json.dumps({"type": "subscribe", "project_id": project_id}))
+
+    def _send_ping(self, now: float, timeout: float) -> None:
+        self._pings_sent += 1
+        self._ping_id = str(self._pings_sent)
+        self._ping_sent_at = now
+        self._rx_since_ping = False
+        self._pong_deadline = now + timeout
+        self._send(json.dumps({"type": "ping", "id": self._ping_id}))
+
+    def _probe(self, now: float) -> None:
+        """Ping now and expect a frame within ``probe_timeout`` (never later than a pending
+        ping's deadline)."""
+        pending = self._pong_deadline if not self._rx_since_ping else None
+        self._send_ping(now, self._options.probe_timeout)
+        if pending is not None and self._pong_deadline is not None:
+            self._pong_deadline = min(pending, self._pong_deadline)
+        self._probing = True
+
+    def _lost(self, now: float, *, far_side: bool) -> None:
+        """The current socket is gone (already closed or told to close); plan the next attempt."""
+        established = self._socket_open and now - self._opened_at >= self._options.min_uptime
+        suspected_here = self._offline or (self._probing and not self._rx_since_ping)
+        self._socket_open = False
+        self._pong_deadline = None
+        self._probing = False
+        self._ping_id = None
+        self._transition(_Event.LOST)
+        if established or self._attempt == 0:
+            self._attempt = 1
+            if established and far_side and not suspected_here:
+                self._ladder_start = self._options.backoff_after_drop
+            else:
+                self._ladder_start = self._options.backoff_initial
+        else:
+            self._attempt += 1
+        if self._offline:
+            self._retry_at = None
+            logger.info("connection lost while offline: waiting to come back online")
+            return
+        options = self._options
+        delay = reconnect_delay(
+            self._attempt,
+            self._random,
+            initial=self._ladder_start,
+            factor=options.backoff_factor,
+            cap=options.backoff_max,
+        )
+        self._retry_at = now + delay
+        logger.info("reconnect attempt %d in %.3f s", self._attempt, delay)
+
+    def _retry(self, now: float) -> None:
+        self._transition(_Event.RETRY)
+        self._open_socket(now)
+
+    def _update_deadline(self) -> None:
+        if self._socket_id is None:
+            waiting = self._state is State.RECONNECTING and not self._offline
+            self._deadline = self._retry_at if waiting else None
+        elif not self._socket_open:
+            self._deadline = self._attempt_started_at + self._options.connect_timeout
+        elif self._pong_deadline is not None:
+            self._deadline = self._pong_deadline
+        else:
+            self._deadline = self._last_rx + self._options.ping_interval
+
+    def _on_deadline(self, now: float) -> None:
+        if self._socket_id is None:
+            self._retry(now)
+        elif not self._socket_open:
+            self._close_current(CLOSE_LINK_FAILED, "connect timeout")
+            self._lost(now, far_side=False)
+        elif self._pong_deadline is not None and not self._rx_since_ping:
+            self._close_current(CLOSE_LINK_FAILED, "heartbeat timeout")
+            logger.warning("no frame within the pong timeout: closing the dead link")
+            self._lost(now, far_side=False)
+        else:
+            self._pong_deadline = None
+            self._probing = False
+            if now - self._last_rx >= self._options.ping_interval:
+                self._send_ping(now, self._options.pong_timeout)

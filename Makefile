@@ -1,0 +1,49 @@
+# One entry point for set-up, the demo and the tests. Every target is idempotent.
+PY      := .venv/bin/python
+PORT    ?= 8000
+HOST    ?= 127.0.0.1
+
+.PHONY: demo test setup lint typecheck unit e2e bench clean
+.DEFAULT_GOAL := test
+
+## demo: install what is missing, then serve the page and the demo backend
+demo: setup
+	$(PY) -m server --host $(HOST) --port $(PORT) --demo
+
+## test: install what is missing, then run every check (lint, types, unit, server, e2e)
+test: setup /usr/bin/chromium lint typecheck
+	$(PY) -m pytest tests
+
+setup: .venv/.installed node_modules/.installed
+
+.venv/.installed: requirements-dev.txt
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+/usr/bin/chromium:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+lint: setup
+	$(PY) -m ruff check src tests server bench
+	$(PY) -m ruff format --check src tests server bench
+
+typecheck: setup
+	$(PY) -m mypy --strict src
+
+unit: setup
+	$(PY) -m pytest tests/unit tests/server
+
+e2e: setup /usr/bin/chromium
+	$(PY) -m pytest tests/e2e
+
+bench: setup /usr/bin/chromium
+	$(PY) -m bench
+
+clean:
+	rm -rf .venv node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,445 @@
+"""The browser adapter: the one module that crosses the Pyodide FFI with Python callables.
+
+It drives the sans-I/O ``core.Connection`` with what the browser reports (socket events, one
+timer, ``online``/``offline``, ``visibilitychange``, ``pageshow``) and performs the actions the
+core asks for.
+
+Proxy ownership (see PLATFORM.md for what leaks): every ``create_proxy`` in the package happens
+here, through ``_Proxies``, and each is destroyed when its owner is done with it:
+
+- per socket: three handlers (open, batch of frames, close), destroyed the moment the core lets
+  the socket go (closed by the peer, or by us: we never wait for a dead link's closing handshake);
+- per client: the timer callback and the four window listeners, destroyed by
+  ``BrowserClient.close``;
+- per UI helper (``Ticker``, ``FrameScheduler``, ``listen``): destroyed by their ``close``/disposer.
+
+Hot path: frames are collected by a few lines of JavaScript and handed to Python in batches (one FFI
+call per batch, not per frame), on a ``MessageChannel`` hop. Under load many frames share one
+crossing; at low rates each frame arrives alone after one extra task hop (microseconds).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import js  # type: ignore[import-not-found]
+from pyodide.ffi import (  # type: ignore[import-not-found]
+    JsProxy,
+    create_once_callable,
+    create_proxy,
+    to_js,
+)
+
+from .core import CloseSocket, Connection, Health, OpenSocket, SendText
+from .messages import Pong, to_wire
+from .stores import Readable
+
+if TYPE_CHECKING:
+    from .app import Client
+
+T = TypeVar("T")
+
+log = logging.getLogger("wsclient")
+
+#: The page's document, for the DOM components in ``ui.py``.
+document: Any = js.document
+
+
+def page_url() -> str:
+    """The page's address (the client reads ``?ws=`` and its options from it)."""
+    return str(js.window.location.href)
+
+
+# Collects frames into arrays and delivers them in one call; reports a constructor failure
+# (e.g. an unsupported URL) as a close, so the core sees one kind of failure.
+_SOCKET_SHIM = r"""
+return function openSocket(url, onOpen, onBatch, onClose) {
+  let ws;
+  try {
+    ws = new WebSocket(url);
+  } catch (err) {
+    const t = setTimeout(() => onClose(1006, String((err && err.message) || err)), 0);
+    return { send() {}, close() {}, detach() { clearTimeout(t); } };
+  }
+  ws.binaryType = "arraybuffer";
+  let buf = [];
+  let scheduled = false;
+  const channel = new MessageChannel();
+  const flush = () => {
+    scheduled = false;
+    if (buf.length) { const b = buf; buf = []; onBatch(b); }
+  };
+  channel.port1.onmessage = flush;
+  ws.onopen = () => onOpen();
+  ws.onmessage = (e) => {
+    const d = e.data;
+    buf.push(typeof d === "string" ? d : d.byteLength);
+    if (!scheduled) { scheduled = true; channel.port2.postMessage(0); }
+  };
+  ws.onclose = (e) => { flush(); onClose(e.code, e.reason); };
+  return {
+    send(text) { ws.send(text); },
+    close(code, reason) {
+      try { ws.close(code, reason); } catch (err) { ws.close(); }
+    },
+    detach() {
+      ws.onopen = ws.onmessage = ws.onclose = null;
+      channel.port1.onmessage = null;
+      channel.port1.close();
+      buf = [];
+      if (ws.readyState < 2) ws.close(1000);
+    },
+  };
+};
+"""
+
+
+class _Proxies:
+    """Creates and destroys FFI proxies, and counts the live ones (tests read the count)."""
+
+    live = 0
+
+    @classmethod
+    def create(cls, fn: Callable[..., Any]) -> JsProxy:
+        cls.live += 1
+        return create_proxy(fn)
+
+    @classmethod
+    def destroy(cls, proxies: Iterable[JsProxy]) -> None:
+        for proxy in proxies:
+            proxy.destroy()
+            cls.live -= 1
+
+
+def live_proxy_count() -> int:
+    """How many proxies this package created and has not destroyed yet."""
+    return _Proxies.live
+
+
+def to_js_value(value: object) -> Any:
+    """A plain JS value (objects, not Maps) for a Python value, as JS callbacks expect."""
+    return to_js(value, dict_converter=js.Object.fromEntries)
+
+
+class _Socket:
+    """One browser WebSocket and the three handler proxies that feed its events to the core."""
+
+    __slots__ = ("handle", "proxies")
+
+    def __init__(self, handle: JsProxy, proxies: list[JsProxy]) -> None:
+        self.handle = handle
+        self.proxies = proxies
+
+    def release(self) -> None:
+        self.handle.detach()
+        _Proxies.destroy(self.proxies)
+        self.proxies = []
+
+
+class BrowserClient:
+    """Runs a ``core.Connection`` against the browser: sockets, the timer and window events.
+
+    ``on_text(text)`` gets every text frame and returns the parsed message, if any (a ``Pong``
+    gives a round-trip time); ``on_binary(size)`` gets binary frames (the protocol has
+    none: the router drops and counts them); ``on_health(health)`` is called whenever the
+    connection's health changes.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        core: Connection,
+        *,
+        on_text: Callable[[str], object],
+        on_binary: Callable[[int], None],
+        on_health: Callable[[Health], None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.url = url
+        self.core = core
+        self._on_text = on_text
+        self._on_binary = on_binary
+        self._on_health = on_health
+        self._clock = clock
+        self._open_socket = js.Function.new(_SOCKET_SHIM)()
+        self._sockets: dict[int, _Socket] = {}
+        self._timer_handle: Any = None
+        self._timer_at: float | None = None
+        self._on_timer_proxy = _Proxies.create(self._on_timer)
+        self._window_listeners = [
+            ("online", _Proxies.create(lambda _e: self._input(self.core.went_online))),
+            ("offline", _Proxies.create(lambda _e: self._input(self.core.went_offline))),
+            ("visibilitychange", _Proxies.create(self._on_visibility)),
+            ("pageshow", _Proxies.create(self._on_pageshow)),
+        ]
+        for kind, proxy in self._window_listeners:
+            js.window.addEventListener(kind, proxy)
+        self._last_health: Health | None = None
+        self._closed = False
+        if not js.navigator.onLine:
+            self._input(self.core.went_offline)
+
+    # --- commands from the page ------------------------------------------------------------
+
+    def connect(self) -> None:
+        self._input(self.core.connect)
+
+    def disconnect(self) -> None:
+        self._input(self.core.disconnect)
+
+    def send_text(self, text: str) -> None:
+        self.core.send(text, self._clock())
+        self._perform()
+
+    def subscribe(self, project_id: str) -> None:
+        self.core.subscribe(project_id, self._clock())
+        self._perform()
+
+    def unsubscribe(self, project_id: str) -> None:
+        self.core.unsubscribe(project_id, self._clock())
+        self._perform()
+
+    def close(self) -> None:
+        """Disconnect and destroy every proxy this client owns (the page is going away)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.core.disconnect(self._clock())
+        self._perform()
+        for sock in self._sockets.values():
+            sock.release()
+        self._sockets.clear()
+        if self._timer_handle is not None:
+            js.clearTimeout(self._timer_handle)
+        for kind, proxy in self._window_listeners:
+            js.window.removeEventListener(kind, proxy)
+        _Proxies.destroy([proxy for _, proxy in self._window_listeners])
+        _Proxies.destroy([self._on_timer_proxy])
+        self._window_listeners = []
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _input(self, method: Callable[[float], None]) -> None:
+        method(self._clock())
+        self._perform()
+
+    def _perform(self) -> None:
+        """Carry out the core's actions, re-arm the one timer, publish health if it changed."""
+        for action in self.core.take_actions():
+            if isinstance(action, SendText):
+                sock = self._sockets.get(action.socket_id)
+                if sock is not None:
+                    sock.handle.send(action.text)
+            elif isinstance(action, OpenSocket):
+                self._open(action.socket_id)
+            elif isinstance(action, CloseSocket):
+                sock = self._sockets.pop(action.socket_id, None)
+                if sock is not None:
+                    sock.handle.close(action.code, action.reason)
+                    sock.release()
+        self._arm_timer()
+        health = self.core.health()
+        if health != self._last_health:
+            self._last_health = health
+            self._on_health(health)
+
+    def _open(self, socket_id: int) -> None:
+        on_open = _Proxies.create(lambda: self._socket_input(socket_id, self.core.socket_opened))
+        on_batch = _Proxies.create(lambda batch: self._on_batch(socket_id, batch))
+        on_close = _Proxies.create(
+            lambda code, reason: self._on_socket_closed(socket_id, int(code), str(reason))
+        )
+        handle = self._open_socket(self.url, on_open, on_batch, on_close)
+        self._sockets[socket_id] = _Socket(handle, [on_open, on_batch, on_close])
+
+    def _socket_input(self, socket_id: int, method: Callable[[int, float], None]) -> None:
+        method(socket_id, self._clock())
+        self._perform()
+
+    def _on_socket_closed(self, socket_id: int, code: int, reason: str) -> None:
+        sock = self._sockets.pop(socket_id, None)
+        if sock is not None:
+            sock.release()
+        self.core.socket_closed(socket_id, code, reason, self._clock())
+        self._perform()
+
+    def _on_batch(self, socket_id: int, batch: JsProxy) -> None:
+        if socket_id not in self._sockets:
+            return
+        frames = cast(list[str | int], batch.to_py())
+        now = self._clock()
+        core = self.core
+        core.frame_received(socket_id, now)
+        on_text = self._on_text
+        pong = False
+        for frame in frames:
+            if type(frame) is str:
+                message = on_text(frame)
+                if type(message) is Pong:
+                    core.pong_received(socket_id, message.id, now)
+                    pong = True
+            else:
+                self._on_binary(cast(int, frame))
+        if pong:
+            self._perform()
+
+    def _arm_timer(self) -> None:
+        deadline = self.core.next_deadline
+        if deadline is None:
+            return  # an armed timer that fires with nothing due is a harmless no-op tick
+        if self._timer_at is not None and self._timer_at <= deadline:
+            return  # the armed timer fires first; the core re-arms from there
+        if self._timer_handle is not None:
+            js.clearTimeout(self._timer_handle)
+        self._timer_at = deadline
+        delay_ms = max(0.0, (deadline - self._clock()) * 1000.0)
+        self._timer_handle = js.setTimeout(self._on_timer_proxy, delay_ms)
+
+    def _on_timer(self) -> None:
+        self._timer_handle = None
+        self._timer_at = None
+        self._input(self.core.tick)
+
+    def _on_visibility(self, _event: Any) -> None:
+        if js.document.visibilityState == "visible":
+            self._input(self.core.page_visible)
+        else:
+            self._input(self.core.page_hidden)
+
+    def _on_pageshow(self, event: Any) -> None:
+        if getattr(event, "persisted", False):  # restored from the back/forward cache
+            self._input(self.core.page_visible)
+
+
+class Ticker:
+    """Calls ``fn`` every ``interval_ms`` while started (e.g. a retry countdown)."""
+
+    def __init__(self, fn: Callable[[], None], interval_ms: int) -> None:
+        self._proxy = _Proxies.create(fn)
+        self._interval_ms = interval_ms
+        self._handle: Any = None
+
+    def start(self) -> None:
+        if self._handle is None:
+            self._handle = js.setInterval(self._proxy, self._interval_ms)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            js.clearInterval(self._handle)
+            self._handle = None
+
+    def close(self) -> None:
+        self.stop()
+        if self._proxy is not None:
+            _Proxies.destroy([self._proxy])
+            self._proxy = None
+
+
+class FrameScheduler:
+    """Runs ``fn`` at most once per animation frame, however often ``request()`` is called."""
+
+    def __init__(self, fn: Callable[[], None]) -> None:
+        self._fn = fn
+        self._proxy = _Proxies.create(self._run)
+        self._handle: Any = None
+
+    def request(self) -> None:
+        if self._handle is None:
+            self._handle = js.requestAnimationFrame(self._proxy)
+
+    def _run(self, _timestamp: float) -> None:
+        self._handle = None
+        self._fn()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            js.cancelAnimationFrame(self._handle)
+            self._handle = None
+        _Proxies.destroy([self._proxy])
+
+
+def listen(target: Any, kind: str, handler: Callable[[Any], None]) -> Callable[[], None]:
+    """``addEventListener`` with an owned proxy; returns the function that removes and frees it."""
+    proxy = _Proxies.create(handler)
+    target.addEventListener(kind, proxy)
+    removed = False
+
+    def remove() -> None:
+        nonlocal removed
+        if not removed:
+            removed = True
+            target.removeEventListener(kind, proxy)
+            _Proxies.destroy([proxy])
+
+    return remove
+
+
+def once_callable(fn: Callable[..., Any]) -> JsProxy:
+    """A JS function that runs ``fn`` once and then frees itself (e.g. an unsubscriber for JS)."""
+    return create_once_callable(fn)
+
+
+# --- the page's JS API (PROTOCOL.md) -----------------------------------------------------------
+
+
+def _js_store(store: Readable[T], convert: Callable[[T], Any]) -> Any:
+    """A Svelte-contract store for JS: ``subscribe(run, invalidate)`` gets plain JS values."""
+
+    def subscribe(run: Any, invalidate: Any = None) -> JsProxy:
+        unsubscribe = store.subscribe(
+            lambda value: run(convert(value)),
+            (lambda: invalidate()) if invalidate is not None else None,
+        )
+        return create_once_callable(unsubscribe)
+
+    js_store = js.Object.new()
+    js_store.subscribe = _Proxies.create(subscribe)
+    return js_store
+
+
+def _health_to_page(health: Health) -> Any:
+    return to_js_value(
+        {
+            "status": health.state.value,
+            "attempt": health.attempt,
+            "nextRetryAt": health.next_retry_at,
+            "lastCloseCode": health.last_close_code,
+            "lastCloseReason": health.last_close_reason,
+            "error": health.error,
+            "rtt": health.rtt,
+            "queueDepth": health.queue_depth,
+            "queueOverflow": health.queue_overflow,
+            "offline": health.offline,
+        }
+    )
+
+
+def _from_js(value: Any) -> object:
+    return value.to_py() if isinstance(value, JsProxy) else value
+
+
+def expose_client(client: Client) -> None:
+    """Publish ``window.wsclient`` (PROTOCOL.md's page API), then dispatch ``wsclient:ready``."""
+
+    def on(type_: str, callback: Any) -> JsProxy:
+        unsubscribe = client.on(str(type_), lambda message: callback(to_js_value(to_wire(message))))
+        return create_once_callable(unsubscribe)
+
+    api = js.Object.new()
+    api.send = _Proxies.create(lambda message: client.send(_from_js(message)))
+    api.subscribe = _Proxies.create(lambda project_id: client.subscribe(str(project_id)))
+    api.unsubscribe = _Proxies.create(lambda project_id: client.unsubscribe(str(project_id)))
+    api.on = _Proxies.create(on)
+    api.connect = _Proxies.create(client.connect)
+    api.disconnect = _Proxies.create(client.disconnect)
+    api.state = _js_store(client.state, lambda state: to_js_value(state.to_page()))
+    api.messages = _js_store(
+        client.messages, lambda window: to_js_value([to_wire(m) for m in window])
+    )
+    api.health = _js_store(client.health, _health_to_page)
+    api.liveProxies = _Proxies.create(live_proxy_count)
+    js.window.wsclient = api
+    js.window.dispatchEvent(js.CustomEvent.new("wsclient:ready"))

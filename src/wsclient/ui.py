@@ -1,0 +1,267 @@
+"""DOM components: the connection-status widget and the live dashboard.
+
+Everything the network sends is written with ``textContent`` (never ``innerHTML``), so a close
+reason or an event field like ``<img src=x onerror=alert(1)>`` shows as text. Rendering is driven
+by store subscriptions and coalesced to at most one DOM update per animation frame, so a flood of
+events costs one render per frame, not one per message.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from . import browser
+from .core import Health, State
+from .events import ProcessInfo
+from .messages import Message, to_wire
+from .status import status_view
+from .stores import Readable
+
+if TYPE_CHECKING:
+    from .app import Client
+
+Unsubscriber = Callable[[], None]
+
+
+def _el(tag: str, cls: str = "", text: str = "") -> Any:
+    node = browser.document.createElement(tag)
+    if cls:
+        node.className = cls
+    if text:
+        node.textContent = text
+    return node
+
+
+class StatusWidget:
+    """The connection-status component mounted into one element; ``unmount()`` undoes it."""
+
+    def __init__(self, element: Any, health: Readable[Health], clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._element = element
+        self._root = _el("div", "connection-status")
+        self._root.setAttribute("role", "status")
+        self._root.setAttribute("aria-live", "polite")
+        self._text = _el("span", "text")
+        self._detail = _el("span", "detail")
+        self._root.append(_el("span", "indicator"), self._text, self._detail)
+        self._health: Health | None = None
+        self._shown: tuple[str, str, str, str] | None = None
+        self._ticker = browser.Ticker(self._render, 250)
+        element.replaceChildren(self._root)
+        self._unsubscribe = health.subscribe(self._on_health)
+
+    def _on_health(self, health: Health) -> None:
+        self._health = health
+        if health.state is State.RECONNECTING or health.state is State.CONNECTING:
+            self._ticker.start()  # the countdown moves without any new event
+        else:
+            self._ticker.stop()
+        self._render()
+
+    def _render(self) -> None:
+        if self._health is None:
+            return
+        view = status_view(self._health, self._clock())
+        shown = (view.status, view.css_class, view.text, view.detail)
+        if shown == self._shown:
+            return
+        self._shown = shown
+        self._root.className = f"connection-status {view.css_class}"
+        self._root.setAttribute("data-status", view.status)
+        self._text.textContent = view.text
+        self._detail.textContent = view.detail
+
+    def unmount(self) -> None:
+        self._unsubscribe()
+        self._ticker.close()
+        self._root.remove()
+
+
+def mount_status(
+    health: Readable[Health], clock: Callable[[], float], selector: str = "[data-ws-status]"
+) -> list[StatusWidget]:
+    """Mount the status component into every element matching ``selector``."""
+    return [
+        StatusWidget(element, health, clock)
+        for element in browser.document.querySelectorAll(selector)
+    ]
+
+
+NOTHING = "\u2013"  # an en dash stands for "no value yet"
+FEED_LENGTH = 50  # events shown in the feed, newest first
+
+
+class Dashboard:
+    """The live dashboard in ``index.html``: controls, health, projects, processes, files, feed.
+
+    Store changes only mark a section dirty; one animation frame renders the dirty sections.
+    """
+
+    def __init__(self, client: Client, root: Any) -> None:
+        self._client = client
+        self._doc = browser.document
+        self._dirty: set[str] = set()
+        self._frame = browser.FrameScheduler(self._render)
+        self._values: dict[str, Any] = {}
+        self._disposers: list[Unsubscriber] = []
+        sources: dict[str, Readable[Any]] = {
+            "health": client.health,
+            "dropped": client.dropped,
+            "subscriptions": client.subscriptions,
+            "projects": client.projects,
+            "processes": client.processes,
+            "files": client.files,
+            "feed": client.messages,
+        }
+        for name, store in sources.items():
+            self._disposers.append(store.subscribe(self._marker(name)))
+        self._wire_controls()
+        root.setAttribute("aria-busy", "false")
+
+    def _marker(self, name: str) -> Callable[[Any], None]:
+        def mark(value: Any) -> None:
+            self._values[name] = value
+            self._dirty.add(name)
+            self._frame.request()
+
+        return mark
+
+    def _by_id(self, element_id: str) -> Any:
+        return self._doc.getElementById(element_id)
+
+    def _wire_controls(self) -> None:
+        client = self._client
+        self._disposers += [
+            browser.listen(self._by_id("connect-btn"), "click", lambda _e: client.connect()),
+            browser.listen(self._by_id("disconnect-btn"), "click", lambda _e: client.disconnect()),
+            browser.listen(self._by_id("subscribe-form"), "submit", self._on_subscribe),
+            browser.listen(self._by_id("send-form"), "submit", self._on_send),
+            browser.listen(self._by_id("subscriptions"), "click", self._on_chip_click),
+        ]
+
+    def _on_subscribe(self, event: Any) -> None:
+        event.preventDefault()
+        field = self._by_id("project-input")
+        project_id = str(field.value).strip()
+        if project_id and project_id not in self._values.get("subscriptions", ()):
+            self._client.subscribe(project_id)
+        field.value = ""
+
+    def _on_chip_click(self, event: Any) -> None:
+        project_id = event.target.getAttribute("data-unsubscribe")
+        if project_id:
+            self._client.unsubscribe(str(project_id))
+
+    def _on_send(self, event: Any) -> None:
+        event.preventDefault()
+        error = self._by_id("send-error")
+        try:
+            self._client.send(json.loads(str(self._by_id("send-input").value)))
+        except ValueError as exc:  # json.JSONDecodeError is a ValueError
+            error.textContent = f"Not sent: {exc}"
+        else:
+            error.textContent = ""
+
+    def _render(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        for name in dirty:
+            getattr(self, f"_render_{name}")(self._values[name])
+
+    def _render_health(self, health: Health) -> None:
+        self._by_id("queue-depth").textContent = str(health.queue_depth)
+        self._by_id("queue-overflow").textContent = str(health.queue_overflow)
+        rtt = NOTHING if health.rtt is None else f"{health.rtt * 1000:.0f} ms"
+        self._by_id("rtt").textContent = rtt
+        close = NOTHING
+        if health.last_close_code is not None:
+            close = f"{health.last_close_code} {health.last_close_reason}".strip()
+        self._by_id("last-close").textContent = close
+
+    def _render_dropped(self, dropped: Mapping[str, Any]) -> None:
+        total = sum(stats.count for stats in dropped.values())
+        self._by_id("frames-dropped").textContent = str(total)
+
+    def _render_subscriptions(self, projects: tuple[str, ...]) -> None:
+        chips = []
+        for project_id in projects:
+            chip = _el("li", text=project_id)
+            button = _el("button", text="\u00d7")
+            button.setAttribute("type", "button")
+            button.setAttribute("data-unsubscribe", project_id)
+            button.setAttribute("aria-label", f"Unsubscribe from {project_id}")
+            chip.append(button)
+            chips.append(chip)
+        self._by_id("subscriptions").replaceChildren(*chips)
+
+    def _render_projects(self, projects: Mapping[str, Mapping[str, Any]]) -> None:
+        items = []
+        for project_id, data in projects.items():
+            item = _el("li")
+            item.setAttribute("data-project", project_id)
+            name = data.get("name") if isinstance(data, Mapping) else None
+            item.append(_el("strong", text=str(name or project_id)))
+            status = data.get("status") if isinstance(data, Mapping) else None
+            detail = f"  {project_id}" + (f" \u00b7 {status}" if status else "")
+            item.append(_el("span", "muted", detail))
+            items.append(item)
+        self._by_id("projects").replaceChildren(*items)
+
+    def _render_processes(self, processes: Mapping[str, ProcessInfo]) -> None:
+        items = []
+        for info in processes.values():
+            item = _el("li")
+            item.setAttribute("data-process", info.process_id)
+            item.setAttribute("data-state", info.status)
+            item.append(_el("div", text=f"{info.process_id} ({info.project_id}) · {info.status}"))
+            bar = _el("progress")
+            bar.max = 1
+            bar.value = 1 if info.status == "completed" else (info.progress or 0)
+            bar.setAttribute("aria-label", f"{info.process_id} progress")
+            item.append(bar)
+            if info.message:
+                item.append(_el("div", "muted", info.message))
+            items.append(item)
+        self._by_id("processes").replaceChildren(*items)
+
+    def _render_files(self, files: Mapping[str, Mapping[str, Any]]) -> None:
+        groups = []
+        for project_id, by_path in files.items():
+            group = _el("div", "files-project")
+            group.append(_el("h3", text=project_id))
+            listing = _el("ul", "list")
+            for path, info in by_path.items():
+                entry = _el("li", text=f"{info.name} · {info.asset_type} · {info.size:,} B")
+                entry.setAttribute("title", path)
+                listing.append(entry)
+            group.append(listing)
+            groups.append(group)
+        self._by_id("files").replaceChildren(*groups)
+
+    def _render_feed(self, window: Sequence[Message]) -> None:
+        items = []
+        for message in reversed(window[-FEED_LENGTH:]):
+            item = _el("li")
+            item.append(_el("span", "type", message.type))
+            item.append(_el("span", text=describe(message)))
+            items.append(item)
+        self._by_id("feed").replaceChildren(*items)
+        self._by_id("feed-count").textContent = f"({len(window)} kept)"
+
+    def close(self) -> None:
+        for dispose in self._disposers:
+            dispose()
+        self._frame.close()
+
+
+def mount_dashboard(client: Client) -> Dashboard | None:
+    """Render the dashboard if the page has one (an element with id ``dashboard``)."""
+    root = browser.document.getElementById("dashboard")
+    return Dashboard(client, root) if root is not None else None
+
+
+def describe(message: Message) -> str:
+    """One line for the event feed: the message's fields but its type and timestamp."""
+    fields = {k: v for k, v in to_wire(message).items() if k not in ("type", "timestamp")}
+    return json.dumps(fields, default=str, ensure_ascii=False)[:300]

@@ -1,0 +1,27 @@
+"""The page boots offline, Python runs, and the client reaches "Connected"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from server import ServerThread
+
+
+def test_page_boots_offline_and_python_runs(app: Any, outside_requests: list[str]) -> None:
+    """Pyodide and PyScript load from the local tree; Python publishes window.wsclient."""
+    page: Page = app()
+    assert page.evaluate("typeof window.wsclient.send") == "function"
+    assert page.evaluate("typeof window.wsclient.state.subscribe") == "function"
+    assert outside_requests == []
+
+
+def test_page_reaches_connected(app: Any, server: ServerThread, page_errors: list[str]) -> None:
+    """Against the project's server the status component shows the seed's "Connected"."""
+    page: Page = app()
+    status = page.locator("[data-ws-status] .connection-status")
+    expect(status).to_have_attribute("data-status", "connected")
+    expect(status.locator(".text")).to_have_text("Connected")
+    server.wait_for_open(1)
+    assert page_errors == []

@@ -329,7 +329,8 @@ class EventRouter:
                 apply(message)
             except Exception as exc:
                 self._report_error(f"a store subscriber for {type_!r}", exc)
-        for key in (type_, "*"):
+        # A message whose type is literally "*" must not reach "*" listeners twice.
+        for key in (type_, "*") if type_ != "*" else ("*",):
             for registration in self._listeners.get(key, ()):
                 try:
                     registration.callback(message)

@@ -77,6 +77,14 @@ def test_star_listeners_hear_every_message_after_typed_ones(router: EventRouter)
     assert order == ["pong", "* pong", "* custom.thing"]
 
 
+def test_a_message_typed_star_reaches_star_listeners_once(router: EventRouter) -> None:
+    """A server message with type "*" is not delivered twice."""
+    got: list[Message] = []
+    router.on("*", got.append)
+    router.feed(frame("*"))
+    assert len(got) == 1
+
+
 def test_unsubscribe_removes_only_that_listener(router: EventRouter) -> None:
     """The function on() returns removes its own registration, even of a shared callback."""
     got: list[Message] = []

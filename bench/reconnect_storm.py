@@ -95,7 +95,8 @@ def simulate(
     """Drop ``clients`` connected clients at ``DOWN_AT``, bring the server back at ``BACK_AT``."""
     rng = random.Random(seed)
     source = random_source if random_source is not None else rng.random
-    conns = [Connection(options, random=source) for _ in range(clients)]
+    shared = options if options is not None else Options()
+    conns = [Connection(shared, random=source) for _ in range(clients)]
     armed: list[float | None] = [None] * clients  # each client's one timer, as the adapter has
     events: list[tuple[float, int, int, int, int]] = []  # (time, seq, kind, client, socket)
     seq = 0

@@ -64,8 +64,8 @@ def backoff_window(
     if attempt < 1:
         raise ValueError(f"attempt must be 1 or more, got {attempt}")
     try:
-        window = initial * factor ** (attempt - 1)
-    except OverflowError:
+        window = initial * float(factor) ** (attempt - 1)
+    except OverflowError:  # only after thousands of attempts: the cap was reached long ago
         return cap
     return min(cap, window)
 

@@ -375,7 +375,7 @@ class Connection:
             self._subscribers[project_id] = count - 1
             return
         del self._subscribers[project_id]
-        if project_id in self._subscribed_on_socket:
+        if self._state is State.CONNECTED and project_id in self._subscribed_on_socket:
             self._subscribed_on_socket.discard(project_id)
             self._send(json.dumps({"type": "unsubscribe", "project_id": project_id}))
 

@@ -7,8 +7,8 @@ Pure functions (no browser access) so every rule is tested in CPython; ``browser
   with ``wss:`` on https pages. ``http(s)`` URLs are mapped to ``ws(s)`` and relative URLs are
   resolved against the page.
 - Timing options come in milliseconds: ``ping_interval``, ``pong_timeout``, ``probe_timeout``,
-  ``backoff_initial``, ``backoff_max``, ``connect_timeout``, ``min_uptime``; ``max_queue`` is a
-  message count.
+  ``backoff_initial``, ``backoff_max``, ``backoff_after_drop``, ``connect_timeout``,
+  ``min_uptime``; ``max_queue`` is a message count.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ MILLISECOND_OPTIONS = (
     "backoff_max",
     "connect_timeout",
     "min_uptime",
+    "backoff_after_drop",
 )
 
 _SCHEMES = {"ws": "ws", "wss": "wss", "http": "ws", "https": "wss"}

@@ -288,12 +288,14 @@ class BrowserClient:
 
     def _arm_timer(self) -> None:
         deadline = self.core.next_deadline
-        if deadline is None:
-            return  # an armed timer that fires with nothing due is a harmless no-op tick
-        if self._timer_at is not None and self._timer_at <= deadline:
-            return  # the armed timer fires first; the core re-arms from there
+        if self._timer_at is not None and deadline is not None and self._timer_at <= deadline:
+            return  # the armed timer fires first (or on time); the core re-arms from there
         if self._timer_handle is not None:
             js.clearTimeout(self._timer_handle)
+            self._timer_handle = None
+            self._timer_at = None
+        if deadline is None:
+            return
         self._timer_at = deadline
         delay_ms = max(0.0, (deadline - self._clock()) * 1000.0)
         self._timer_handle = js.setTimeout(self._on_timer_proxy, delay_ms)

@@ -30,6 +30,7 @@ from pyodide.ffi import (  # type: ignore[import-not-found]
     JsProxy,
     create_once_callable,
     create_proxy,
+    jsnull,
     to_js,
 )
 
@@ -46,6 +47,12 @@ log = logging.getLogger("wsclient")
 
 #: The page's document, for the DOM components in ``ui.py``.
 document: Any = js.document
+
+
+def element_by_id(element_id: str) -> Any | None:
+    """The element with that id, or None (Pyodide gives JS ``null`` as a ``JsNull``, not None)."""
+    element = js.document.getElementById(element_id)
+    return None if element is None or element == jsnull else element
 
 
 def page_url() -> str:

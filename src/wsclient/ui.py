@@ -257,7 +257,7 @@ class Dashboard:
 
 def mount_dashboard(client: Client) -> Dashboard | None:
     """Render the dashboard if the page has one (an element with id ``dashboard``)."""
-    root = browser.document.getElementById("dashboard")
+    root = browser.element_by_id("dashboard")
     return Dashboard(client, root) if root is not None else None
 
 

@@ -57,9 +57,9 @@ def _fresh_server(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def outside_requests(context: BrowserContext) -> Iterator[list[str]]:
-    """Fail any request that leaves loopback; the test fails at teardown if there was one."""
+    """Every e2e test: abort any request that leaves loopback, and fail at teardown if one did."""
     seen: list[str] = []
 
     def guard(route: Route) -> None:

@@ -45,8 +45,8 @@ def test_interpreter_is_local() -> None:
     """Without a local interpreter PyScript fetches Pyodide from a CDN and nothing runs offline."""
     config = tomllib.loads((ROOT / "pyscript.toml").read_text())
     interpreter = config["interpreter"]
-    assert interpreter.startswith("./node_modules/pyodide/")
-    assert (ROOT / interpreter).exists() or not (ROOT / "node_modules").exists()
+    assert interpreter.startswith("/node_modules/pyodide/")
+    assert (ROOT / interpreter.lstrip("/")).exists() or not (ROOT / "node_modules").exists()
 
 
 def test_page_names_no_remote_url() -> None:

@@ -1,0 +1,137 @@
+"""The dashboard and the status component, driven like a user would, against the project's server."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from server import ServerThread
+
+XSS = '<img src=x onerror="window.__xss=1">'
+STATUS = "[data-ws-status] .connection-status"
+
+
+def test_status_follows_drop_and_recovery(app: Any, server: ServerThread) -> None:
+    """Connected → server drop → "Reconnecting... (Attempt 1)" → Connected, with seed texts."""
+    page: Page = app(backoff_initial=100, backoff_after_drop=1500, min_uptime=60000)
+    status = page.locator(STATUS)
+    expect(status).to_have_attribute("data-status", "connected")
+    expect(status).to_have_attribute("role", "status")
+    expect(status).to_have_attribute("aria-live", "polite")
+    expect(status).to_have_class("connection-status success")
+    server.refuse(True)
+    server.drop()
+    expect(status).to_have_attribute("data-status", "reconnecting")
+    expect(status.locator(".text")).to_have_text("Reconnecting... (Attempt 1)")
+    expect(status).to_have_class("connection-status warning")
+    expect(status.locator(".detail")).to_contain_text("retrying")
+    server.wait_for_attempts(2, timeout=10)  # the accepted one, then a refused retry
+    expect(status.locator(".text")).to_have_text("Reconnecting... (Attempt 2)")
+    server.refuse(False)
+    expect(status).to_have_attribute("data-status", "connected", timeout=15_000)
+    expect(status.locator(".text")).to_have_text("Connected")
+
+
+def test_subscribing_in_the_ui_fills_every_view(app: Any, server: ServerThread) -> None:
+    """Subscribe → demo events show in the feed, projects, files and processes; bars move."""
+    server.set_demo(True)
+    page: Page = app()
+    expect(page.locator(STATUS)).to_have_attribute("data-status", "connected")
+    page.fill("#project-input", "alpha")
+    page.click("#subscribe-form button[type=submit]")
+    expect(page.locator("#subscriptions li")).to_have_count(1)
+    server.wait_for_frame(lambda f: '"subscribe"' in (f.text or "") and "alpha" in f.text)
+    expect(page.locator("#feed li").first).to_be_visible(timeout=10_000)
+    expect(page.locator("#projects li[data-project=alpha]")).to_be_visible(timeout=10_000)
+    expect(page.locator("#files li").first).to_be_visible(timeout=15_000)
+    bar = page.locator("#processes progress").first
+    expect(bar).to_be_visible(timeout=15_000)
+    first = float(bar.evaluate("b => b.value"))
+    page.wait_for_function(
+        "v => [...document.querySelectorAll('#processes progress')].some(b => b.value !== v)",
+        arg=first,
+        timeout=15_000,
+    )
+    rows = page.eval_on_selector_all("#feed li", "els => els.map(e => e.textContent)")
+    assert all('"project_id": "alpha"' in row for row in rows if "system." not in row), rows
+    # Unsubscribing from the chip tells the server and removes the chip.
+    page.click("#subscriptions button[data-unsubscribe=alpha]")
+    expect(page.locator("#subscriptions li")).to_have_count(0)
+    server.wait_for_frame(lambda f: '"unsubscribe"' in (f.text or ""))
+
+
+def test_feed_is_newest_first_and_bounded(app: Any, server: ServerThread) -> None:
+    """The feed shows the newest event first and never more than 50 rows."""
+    page: Page = app()
+    expect(page.locator(STATUS)).to_have_attribute("data-status", "connected")
+    frames = [json.dumps({"type": "chat.message", "n": n}) for n in range(120)]
+    server.burst(frames)
+    page.wait_for_function("() => document.querySelector('#feed li')?.textContent.includes('119')")
+    assert page.locator("#feed li").count() == 50
+    assert '"n": 119' in page.locator("#feed li").first.inner_text()
+
+
+def test_send_box_and_queue_count(app: Any, server: ServerThread) -> None:
+    """A message typed while down is queued (count shown), then delivered on reconnect."""
+    page: Page = app(backoff_initial=100, backoff_after_drop=200)
+    expect(page.locator(STATUS)).to_have_attribute("data-status", "connected")
+    page.click("#disconnect-btn")
+    expect(page.locator(STATUS)).to_have_attribute("data-status", "disconnected")
+    expect(page.locator(f"{STATUS} .text")).to_have_text("Disconnected")
+    page.fill("#send-input", '{"type": "note", "text": "typed while down"}')
+    page.click("#send-form button[type=submit]")
+    expect(page.locator("#queue-depth")).to_have_text("1")
+    page.fill("#send-input", "{not json")
+    page.click("#send-form button[type=submit]")
+    expect(page.locator("#send-error")).to_contain_text("Not sent")
+    expect(page.locator("#queue-depth")).to_have_text("1")
+    page.click("#connect-btn")
+    expect(page.locator(STATUS)).to_have_attribute("data-status", "connected")
+    server.wait_for_frame(lambda f: "typed while down" in (f.text or ""))
+    expect(page.locator("#queue-depth")).to_have_text("0")
+
+
+def test_strings_from_the_server_render_as_text(
+    app: Any, server: ServerThread, page_errors: list[str]
+) -> None:
+    """A close reason and event fields carrying HTML show as text; nothing executes."""
+    page: Page = app(backoff_initial=100)
+    expect(page.locator(STATUS)).to_have_attribute("data-status", "connected")
+    page.evaluate("() => window.wsclient.subscribe('p1')")
+    server.wait_for_frame(lambda f: '"subscribe"' in (f.text or ""))
+    events = [
+        {"type": "project.created", "timestamp": "2026-01-01T00:00:00Z", "project_id": "p1",
+         "data": {"name": XSS, "status": XSS}},
+        {"type": "file.uploaded", "timestamp": "2026-01-01T00:00:00Z", "project_id": "p1",
+         "file": {"name": XSS, "path": "/x", "size": 1, "asset_type": XSS}},
+        {"type": "process.started", "timestamp": "2026-01-01T00:00:00Z", "project_id": "p1",
+         "process_id": XSS, "message": XSS},
+        {"type": XSS, "timestamp": "2026-01-01T00:00:00Z"},
+    ]
+    server.burst([json.dumps(e) for e in events])
+    expect(page.locator("#projects li strong")).to_have_text(XSS)
+    expect(page.locator("#files li").first).to_contain_text(XSS)
+    expect(page.locator("#processes li").first).to_contain_text(XSS)
+    expect(page.locator("#feed li .type").first).to_have_text(XSS)
+    server.close(4401, XSS)
+    expect(page.locator(f"{STATUS} .text")).to_have_text(f"Connection Error: {XSS}")
+    expect(page.locator(STATUS)).to_have_attribute("data-status", "error")
+    assert page.locator("img").count() == 0
+    assert page.evaluate("() => window.__xss") is None
+    assert page_errors == []
+
+
+def test_widget_embeds_in_another_page(app: Any, server: ServerThread) -> None:
+    """The README's embedding snippet: every [data-ws-status] gets the component, no dashboard."""
+    page: Page = app("/tests/e2e/pages/embed.html", backoff_initial=100)
+    widgets = page.locator(STATUS)
+    expect(widgets).to_have_count(2)
+    for element_id in ("top", "bottom"):
+        widget = page.locator(f"#{element_id} .connection-status")
+        expect(widget).to_have_attribute("data-status", "connected")
+        expect(widget.locator(".text")).to_have_text("Connected")
+    page.evaluate("() => window.wsclient.disconnect()")
+    expect(widgets.nth(0)).to_have_attribute("data-status", "disconnected")
+    expect(widgets.nth(1)).to_have_attribute("data-status", "disconnected")

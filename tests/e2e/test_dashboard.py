@@ -1,4 +1,4 @@
-"""The dashboard and the status component, driven like a user would, against the project's server."""
+"""The dashboard and the status component, driven like a user would, against our server."""
 
 from __future__ import annotations
 

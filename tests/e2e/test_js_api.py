@@ -1,4 +1,4 @@
-"""window.wsclient works from plain JavaScript, and the Python stores work with real svelte/store."""
+"""window.wsclient works from plain JavaScript; the Python stores work with real svelte/store."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def test_ready_event_then_plain_js_use(app: Any, server: ServerThread) -> None:
 
 
 def test_state_store_contract_and_disconnect_connect(app: Any, server: ServerThread) -> None:
-    """state.subscribe calls back at once with {status, reconnectAttempts, error}; follows changes."""
+    """state.subscribe calls back at once with {status, reconnectAttempts, error}, and on change."""
     page: Page = app()
     _wait_connected(page)
     page.evaluate(

@@ -1,3 +1,21 @@
-"""wsclient: a resilient real-time WebSocket client for the browser, written in Python."""
+"""wsclient: a resilient real-time WebSocket client for the browser, written in Python.
+
+The store functions follow Svelte's store contract (``svelte/store``): ``writable``, ``readable``,
+``derived``, ``get``, plus ``batch`` to notify each subscriber once for many updates.
+The page's client is ``wsclient.app.start()``; the connection logic is ``wsclient.core``.
+"""
+
+from .stores import Readable, Writable, batch, derived, get, readable, readonly, writable
+
+__all__ = [
+    "Readable",
+    "Writable",
+    "batch",
+    "derived",
+    "get",
+    "readable",
+    "readonly",
+    "writable",
+]
 
 __version__ = "0.1.0"

@@ -755,3 +755,15 @@ def test_writable_satisfies_the_writable_protocol() -> None:
     store: Writable[int] = writable(0)
     store.update(lambda n: n + 1)
     assert get(store) == 1
+
+
+def test_store_functions_are_exported_from_the_package() -> None:
+    """`from wsclient import writable, readable, derived, get, batch` works (the issue's API)."""
+    import wsclient
+
+    count = wsclient.writable(1)
+    doubled = wsclient.derived(count, lambda n: n * 2)
+    with wsclient.batch():
+        count.set(2)
+    assert wsclient.get(doubled) == 4
+    assert wsclient.readable(5).subscribe(lambda _v: None) is not None

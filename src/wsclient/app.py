@@ -57,7 +57,6 @@ class Client:
         self.core = Connection(options)
         self._health: Writable[Health] = writable(self.core.health())
         self._subscriptions: Writable[tuple[str, ...]] = writable(())
-        self._local_subscriptions: dict[str, int] = {}
         #: Connection health for the UI (state, attempt, next retry, RTT, queue depth...).
         self.health: Readable[Health] = readonly(self._health)
         #: Projects this page is subscribed to, in the order they were first subscribed.
@@ -120,13 +119,12 @@ class Client:
             self._browser.subscribe(project_id)
         else:
             self.core.subscribe(project_id, self.clock())
-        self._local_subscriptions[project_id] = self._local_subscriptions.get(project_id, 0) + 1
-        self._subscriptions.set(tuple(self._local_subscriptions))
+        self._subscriptions.set(tuple(self.core.subscriptions))
 
     def unsubscribe(self, project_id: str) -> None:
         """Undo one ``subscribe``; the server is told when the last local subscriber leaves."""
         project_id = _project_id(project_id)
-        if project_id not in self._local_subscriptions:
+        if project_id not in self.core.subscriptions:
             raise ValueError(
                 f"not subscribed to project {project_id!r}: call subscribe() before unsubscribe()"
             )
@@ -134,12 +132,7 @@ class Client:
             self._browser.unsubscribe(project_id)
         else:
             self.core.unsubscribe(project_id, self.clock())
-        count = self._local_subscriptions[project_id] - 1
-        if count:
-            self._local_subscriptions[project_id] = count
-        else:
-            del self._local_subscriptions[project_id]
-        self._subscriptions.set(tuple(self._local_subscriptions))
+        self._subscriptions.set(tuple(self.core.subscriptions))
 
     def on(self, type_: str, callback: Callable[[Message], object]) -> Callable[[], None]:
         """Call ``callback(message)`` for each message of ``type_`` (``"*"``: every message)."""

@@ -295,6 +295,11 @@ class Connection:
         """The current socket (pending or open), if any."""
         return self._socket_id
 
+    @property
+    def subscriptions(self) -> dict[str, int]:
+        """Active projects and their local subscriber counts, in first-subscribed order (a copy)."""
+        return dict(self._subscribers)
+
     def health(self) -> Health:
         waiting = (
             self._state is State.RECONNECTING and self._socket_id is None and not self._offline

@@ -456,3 +456,13 @@ def test_health_reports_the_last_close() -> None:
         queue_overflow=0,
         offline=False,
     )
+
+
+def test_subscriptions_lists_active_projects_with_their_counts() -> None:
+    """The UI reads which projects are active and how many local subscribers each has."""
+    core = Connection()
+    core.subscribe("a", 0.0)
+    core.subscribe("b", 0.0)
+    core.subscribe("a", 0.0)
+    core.unsubscribe("b", 0.0)
+    assert core.subscriptions == {"a": 2}

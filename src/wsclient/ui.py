@@ -232,7 +232,7 @@ class Dashboard:
             group.append(_el("h3", text=project_id))
             listing = _el("ul", "list")
             for path, info in by_path.items():
-                entry = _el("li", text=f"{info.name} · {info.asset_type} · {info.size:,} B")
+                entry = _el("li", text=f"{info.name} · {info.asset_type} · {human_size(info.size)}")
                 entry.setAttribute("title", path)
                 listing.append(entry)
             group.append(listing)
@@ -259,6 +259,18 @@ def mount_dashboard(client: Client) -> Dashboard | None:
     """Render the dashboard if the page has one (an element with id ``dashboard``)."""
     root = browser.element_by_id("dashboard")
     return Dashboard(client, root) if root is not None else None
+
+
+def human_size(size: int) -> str:
+    """A byte count for people: ``512 B``, ``15.8 MB``."""
+    if size < 1000:
+        return f"{size} B"
+    value = size / 1000
+    for unit in ("kB", "MB"):
+        if value < 1000:
+            return f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
 
 
 def describe(message: Message) -> str:

@@ -434,6 +434,7 @@ class Connection:
             self._send_subscribe(project_id)
         for text in self._queue.drain():
             self._send(text)
+        self._measure_rtt(now)
         self._update_deadline()
 
     def frame_received(self, socket_id: int, now: float) -> None:
@@ -540,6 +541,15 @@ class Connection:
         self._ping_sent_at = now
         self._rx_since_ping = False
         self._pong_deadline = now + timeout
+        self._send(json.dumps({"type": "ping", "id": self._ping_id}))
+
+    def _measure_rtt(self, now: float) -> None:
+        """A ping that only measures the round trip (no deadline): the UI shows an RTT from the
+        moment a connection opens, even when the server's own traffic means no heartbeat ping
+        is ever needed. A server that never answers pings just leaves the RTT unknown."""
+        self._pings_sent += 1
+        self._ping_id = str(self._pings_sent)
+        self._ping_sent_at = now
         self._send(json.dumps({"type": "ping", "id": self._ping_id}))
 
     def _probe(self, now: float) -> None:

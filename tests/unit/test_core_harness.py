@@ -82,10 +82,15 @@ class FakeBrowser:
         return self.pump()
 
     def opened(self) -> list[Action]:
+        """Open the pending socket; returns its actions *without* the trailing RTT ping, which
+        every open must end with (checked here, so each test need not repeat it)."""
         socket_id = self.socket
         self.open.add(socket_id)
         self.core.socket_opened(socket_id, self.now)
-        return self.pump()
+        actions = self.pump()
+        last = actions[-1] if actions else None
+        assert isinstance(last, SendText) and json.loads(last.text)["type"] == "ping", actions
+        return actions[:-1]
 
     def closed(self, code: int = 1006, reason: str = "") -> list[Action]:
         socket_id = self.socket

@@ -7,7 +7,7 @@ import tracemalloc
 from collections.abc import Callable
 
 import pytest
-from test_core_harness import assert_actions, connected, sent
+from test_core_harness import FakeBrowser, assert_actions, connected, sent
 
 from wsclient.core import CloseSocket, OpenSocket, Options, SendText, State
 
@@ -16,7 +16,7 @@ def test_ping_after_ping_interval_of_silence() -> None:
     """After ping_interval with no inbound frame the core sends a ping with an id."""
     b = connected(Options(ping_interval=3))
     assert b.advance(2.9) == []
-    assert_actions(b.advance(0.1), [SendText(1, '{"type": "ping", "id": "1"}')])
+    assert_actions(b.advance(0.1), [SendText(1, '{"type": "ping", "id": "2"}')])
 
 
 def test_any_frame_postpones_the_ping() -> None:
@@ -68,8 +68,20 @@ def test_pong_echoing_the_ping_id_records_the_round_trip_time() -> None:
     b.advance(0.25)
     b.pong("999")
     assert b.core.health().rtt is None
-    b.pong("1")
+    b.pong("2")
     assert b.core.health().rtt == pytest.approx(0.25)
+
+
+def test_each_open_measures_the_round_trip_at_once() -> None:
+    """The open ends with a ping, so the RTT is known before any heartbeat ping is needed."""
+    b = FakeBrowser()
+    b.connect()
+    b.advance(0.5)
+    b.opened()  # the harness checks the trailing ping (id "1")
+    b.advance(0.04)
+    b.pong("1")
+    assert b.core.health().rtt == pytest.approx(0.04)
+    assert b.core.next_deadline == pytest.approx(0.5 + 5.0)  # no pong deadline was armed
 
 
 def test_online_while_connected_sends_a_probe_with_a_short_deadline() -> None:

@@ -63,7 +63,11 @@ def test_queued_messages_are_sent_exactly_once_across_reconnects() -> None:
     b.send("m2")
     b.until_deadline()
     b.opened()
-    assert b.sent == {1: ["m1"], 2: ["m2"]}
+    pings = [text for texts in b.sent.values() for text in texts if '"ping"' in text]
+    assert {k: [t for t in v if t not in pings] for k, v in b.sent.items()} == {
+        1: ["m1"],
+        2: ["m2"],
+    }
 
 
 def test_full_queue_drops_the_oldest_and_counts_it() -> None:

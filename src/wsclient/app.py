@@ -7,13 +7,13 @@ dashboard if the page has one, publishes ``window.wsclient`` and dispatches ``ws
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import urllib.parse
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from .browser import BrowserClient
 from .config import ConfigError, options_from_query, resolve_url
 from .core import Connection, Health, Options, State
 from .events import ConnectionState, EventRouter
@@ -23,18 +23,32 @@ from .stores import Readable, Writable, readonly, writable
 log = logging.getLogger("wsclient")
 
 
-def _health_for_error(error: str) -> Health:
-    return Health(
-        state=State.ERROR,
-        attempt=0,
-        next_retry_at=None,
-        last_close_code=None,
-        last_close_reason="",
-        error=error,
-        rtt=None,
-        queue_depth=0,
-        queue_overflow=0,
-    )
+class Transport(Protocol):
+    """What the client needs from its I/O side (``browser.BrowserClient`` in the page)."""
+
+    url: str
+
+    def connect(self) -> None: ...
+    def disconnect(self) -> None: ...
+    def send_text(self, text: str) -> None: ...
+    def subscribe(self, project_id: str) -> None: ...
+    def unsubscribe(self, project_id: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class TransportFactory(Protocol):
+    """Builds the transport that runs ``core`` against ``url`` and reports back to the client."""
+
+    def __call__(
+        self,
+        url: str,
+        core: Connection,
+        *,
+        on_text: Callable[[str], object],
+        on_binary: Callable[[int], None],
+        on_health: Callable[[Health], None],
+        clock: Callable[[], float],
+    ) -> Transport: ...
 
 
 class Client:
@@ -51,6 +65,7 @@ class Client:
         *,
         config_error: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        transport: TransportFactory | None = None,
     ) -> None:
         self.clock = clock
         self.router = EventRouter()
@@ -70,9 +85,13 @@ class Client:
         self.dropped = self.router.dropped
         self.errors = self.router.errors
         self._config_error = config_error
-        self._browser: BrowserClient | None = None
+        self._browser: Transport | None = None
         if url is not None and config_error is None:
-            self._browser = BrowserClient(
+            if transport is None:
+                from .browser import BrowserClient
+
+                transport = BrowserClient
+            self._browser = transport(
                 url,
                 self.core,
                 on_text=self.router.feed,
@@ -81,7 +100,7 @@ class Client:
                 clock=clock,
             )
         else:
-            self._publish(_health_for_error(config_error or "no server URL"))
+            self._publish_config_error()
 
     @property
     def url(self) -> str | None:
@@ -110,7 +129,7 @@ class Client:
             self._browser.send_text(text)
         else:
             self.core.send(text, self.clock())
-            self._publish(_health_for_error(self._config_error or "no server URL"))
+            self._publish_config_error()
 
     def subscribe(self, project_id: str) -> None:
         """Receive the events of ``project_id``; counted, so each subscribe needs an unsubscribe."""
@@ -145,6 +164,11 @@ class Client:
 
     # --- plumbing ----------------------------------------------------------------------------
 
+    def _publish_config_error(self) -> None:
+        """Without a usable URL the client stays in ERROR; the rest of its health is real."""
+        error = self._config_error or "no server URL: pass ?ws=ws://host:port/ws"
+        self._publish(dataclasses.replace(self.core.health(), state=State.ERROR, error=error))
+
     def _publish(self, health: Health) -> None:
         self._health.set(health)
         status: Any = health.state.value
@@ -157,7 +181,7 @@ def _project_id(project_id: object) -> str:
     return project_id.strip()
 
 
-def client_from_page(href: str) -> Client:
+def client_from_page(href: str, transport: TransportFactory | None = None) -> Client:
     """A client configured from the page's URL (``?ws=`` and the timing options)."""
     query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(href).query))
     try:
@@ -165,8 +189,8 @@ def client_from_page(href: str) -> Client:
         options = options_from_query(query)
     except ConfigError as exc:
         log.error("wsclient: %s", exc)
-        return Client(None, config_error=str(exc))
-    return Client(url, options)
+        return Client(None, config_error=str(exc), transport=transport)
+    return Client(url, options, transport=transport)
 
 
 def start() -> Client:

@@ -112,7 +112,7 @@ def test_rejection_shows_the_reason() -> None:
 
 def test_subscriptions_store_is_reference_counted() -> None:
     """Two subscribes and one unsubscribe leave the project subscribed."""
-    client, transport = make_client()
+    client, _ = make_client()
     client.subscribe("alpha")
     client.subscribe("alpha")
     client.subscribe("beta")

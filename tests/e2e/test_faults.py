@@ -11,6 +11,7 @@ import itertools
 import json
 from typing import Any
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from server import ServerThread
@@ -438,10 +439,10 @@ def test_offline_online_makes_no_attempts_offline_and_probes_or_retries_on_onlin
     page.wait_for_function(offline.format("true"))
     t = now()
     context.set_offline(False)
-    ping = server.wait_for_frame("ping", connection=live.id)
+    ping = server.wait_for_frame(lambda f: f.t > t and '"ping"' in f.text, connection=live.id)
     probe_after = ping.t - t
     assert probe_after <= SLACK
-    page.wait_for_function("() => window.__rec.current.rtt !== null")
+    stays_false(server, lambda s: not s.connections[-1].open, probe + SLACK)  # answered: kept
     assert health(page)["status"] == "connected"
     assert len(server.snapshot().connections) == 1
 
@@ -525,10 +526,10 @@ def test_page_visible_again_sends_a_probe_at_once(
     page.evaluate("window.__setVisibility('hidden')")
     t = now()
     page.evaluate("window.__setVisibility('visible')")
-    ping = server.wait_for_frame("ping", connection=live.id)
+    ping = server.wait_for_frame(lambda f: f.t > t and '"ping"' in f.text, connection=live.id)
     probe_after = ping.t - t
     assert probe_after <= SLACK
-    page.wait_for_function("() => window.__rec.current.rtt !== null")
+    stays_false(server, lambda s: not s.connections[-1].open, probe + SLACK)  # answered: kept
     assert health(page)["status"] == "connected"
 
     page.evaluate("window.__setVisibility('hidden')")
@@ -568,12 +569,11 @@ GARBAGE: list[str | bytes] = [
     '{"type": null}',
     '{"type": ["file.uploaded"]}',
     '{"type": "test.valid", "timestamp": 12}',
-    '{"type": "file.uploaded", "timestamp": "%s", "project_id": "p", "file": "x"}' % TS,
-    '{"type": "file.uploaded", "timestamp": "%s", "project_id": "p", "file": {"name": 1}}' % TS,
-    '{"type": "process.progress", "timestamp": "%s", "project_id": "p", "process_id": "x", '
-    '"progress": "half"}' % TS,
-    '{"type": "project.updated", "timestamp": "%s", "project_id": 5, "data": []}' % TS,
-    "[" * 100_000 + "]" * 100_000,  # nested deeper than any parser's stack
+    f'{{"type": "file.uploaded", "timestamp": "{TS}", "project_id": "p", "file": "x"}}',
+    f'{{"type": "file.uploaded", "timestamp": "{TS}", "project_id": "p", "file": {{"name": 1}}}}',
+    f'{{"type": "process.progress", "timestamp": "{TS}", "project_id": "p", "process_id": "x", '
+    '"progress": "half"}',
+    f'{{"type": "project.updated", "timestamp": "{TS}", "project_id": 5, "data": []}}',
     b"\x00\x01\x02binary",
     b"",
 ]
@@ -634,6 +634,30 @@ def test_garbage_from_the_server_is_dropped_and_valid_frames_still_arrive(
         state_changes=0,
         page_errors=0,
     )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="messages.parse hands a deeply nested frame to the C JSON scanner, whose recursion "
+    "check does not see Pyodide's JS stack: 10,000 levels overflow it (RangeError) and Pyodide "
+    "dies with a fatal error instead of a counted 'not_json' drop",
+)
+def test_deeply_nested_json_frame_is_dropped_without_killing_the_interpreter(
+    app: Any, page: Page, server: ServerThread, page_errors: list[str]
+) -> None:
+    """A frame nested 10,000 levels deep (20 KB) is dropped and counted; the next frame is still
+    delivered."""
+    page = open_client(app, page)
+    page.evaluate(
+        """() => {
+          window.__valid = [];
+          window.wsclient.on("test.valid", (m) => window.__valid.push(m.seq));
+        }"""
+    )
+    server.burst(["[" * 10_000 + "]" * 10_000, _valid(1)])
+    page.wait_for_function("() => window.__valid.length >= 1", timeout=5_000)
+    expect(page.locator("#frames-dropped")).to_have_text("1")
+    assert page_errors == []
 
 
 # --- 12. a listener that throws -----------------------------------------------------------------

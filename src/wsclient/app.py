@@ -200,6 +200,8 @@ def start() -> Client:
     client = client_from_page(browser.page_url())
     ui.mount_status(client.health, client.clock)
     ui.mount_dashboard(client)
-    browser.expose_client(client)
+    browser.expose_client(
+        client, lambda element: ui.StatusWidget(element, client.health, client.clock).unmount
+    )
     client.connect()
     return client

@@ -430,17 +430,37 @@ def _from_js(value: Any) -> object:
     return value.to_py() if isinstance(value, JsProxy) else value
 
 
-def expose_client(client: Client) -> None:
-    """Publish ``window.wsclient`` (PROTOCOL.md's page API), then dispatch ``wsclient:ready``."""
+def _js_string(value: object, call: str) -> str:
+    if not isinstance(value, str):
+        kind = "undefined" if value is None else type(value).__name__
+        raise TypeError(f"{call} needs a string, got {kind}")
+    return value
 
-    def on(type_: str, callback: Any) -> JsProxy:
-        unsubscribe = client.on(str(type_), lambda message: callback(to_js_value(to_wire(message))))
+
+def expose_client(client: Client, mount_status: Callable[[Any], Callable[[], None]]) -> None:
+    """Publish ``window.wsclient`` (PROTOCOL.md's page API), then dispatch ``wsclient:ready``.
+
+    ``mount_status(element)`` mounts the status component and returns its unmount function.
+    """
+
+    def on(type_: object, callback: Any) -> JsProxy:
+        name = _js_string(type_, "on(type, callback)")
+        if not callable(callback):
+            raise TypeError("on(type, callback) needs a function as its callback")
+        unsubscribe = client.on(name, lambda message: callback(to_js_value(to_wire(message))))
         return create_once_callable(unsubscribe)
+
+    def mount(element: Any) -> JsProxy:
+        return create_once_callable(mount_status(element))
 
     api = js.Object.new()
     api.send = _Proxies.create(lambda message: client.send(_from_js(message)))
-    api.subscribe = _Proxies.create(lambda project_id: client.subscribe(str(project_id)))
-    api.unsubscribe = _Proxies.create(lambda project_id: client.unsubscribe(str(project_id)))
+    api.subscribe = _Proxies.create(
+        lambda project_id: client.subscribe(_js_string(project_id, "subscribe(projectId)"))
+    )
+    api.unsubscribe = _Proxies.create(
+        lambda project_id: client.unsubscribe(_js_string(project_id, "unsubscribe(projectId)"))
+    )
     api.on = _Proxies.create(on)
     api.connect = _Proxies.create(client.connect)
     api.disconnect = _Proxies.create(client.disconnect)
@@ -449,6 +469,7 @@ def expose_client(client: Client) -> None:
         client.messages, lambda window: to_js_value([to_wire(m) for m in window])
     )
     api.health = _js_store(client.health, _health_to_page)
+    api.mountStatus = _Proxies.create(mount)
     api.liveProxies = _Proxies.create(live_proxy_count)
     js.window.wsclient = api
     js.window.dispatchEvent(js.CustomEvent.new("wsclient:ready"))

@@ -166,3 +166,48 @@ def test_bad_url_is_an_error_state(app: Any, page_errors: list[str]) -> None:
     expect(page.locator(STATUS)).to_have_attribute("data-status", "error")
     expect(page.locator(f"{STATUS} .text")).to_contain_text("invalid WebSocket URL")
     assert page_errors == []
+
+
+def test_mount_and_unmount_the_status_widget_from_js(app: Any, server: ServerThread) -> None:
+    """mountStatus(el) renders the component; its unmount removes it and frees its resources."""
+    page: Page = app()
+    _wait_connected(page)
+    before = page.evaluate("() => window.wsclient.liveProxies()")
+    page.evaluate(
+        """() => {
+        const el = document.createElement('div'); el.id = 'late';
+        document.body.append(el);
+        window.unmountLate = window.wsclient.mountStatus(el);
+    }"""
+    )
+    late = page.locator("#late .connection-status")
+    expect(late).to_have_attribute("data-status", "connected")
+    expect(late).to_have_attribute("role", "status")
+    assert page.evaluate("() => window.wsclient.liveProxies()") > before
+    page.evaluate("() => window.unmountLate()")
+    expect(late).to_have_count(0)
+    assert page.evaluate("() => window.wsclient.liveProxies()") == before
+    page.evaluate("() => window.wsclient.disconnect()")  # a state change after unmount
+    expect(page.locator(STATUS)).to_have_attribute("data-status", "disconnected")
+    expect(page.locator("#late *")).to_have_count(0)
+
+
+def test_bad_calls_from_js_throw_clear_errors(app: Any, server: ServerThread) -> None:
+    """subscribe(undefined), send({n: NaN}), on(type, "x") throw naming the problem; none sent."""
+    page: Page = app()
+    _wait_connected(page)
+    errors = page.evaluate(
+        """() => {
+        const attempt = f => { try { f(); return null; } catch (e) { return String(e.message); } };
+        return [
+            attempt(() => window.wsclient.subscribe(undefined)),
+            attempt(() => window.wsclient.send({n: NaN})),
+            attempt(() => window.wsclient.on('x', 'not a function')),
+        ];
+    }"""
+    )
+    assert "subscribe(projectId) needs a string" in errors[0]
+    assert "NaN" in errors[1] or "nan" in errors[1].lower()
+    assert "needs a function" in errors[2]
+    frames = [f.text for c in server.snapshot().connections for f in c.frames]
+    assert not any(text and ("subscribe" in text or "NaN" in text) for text in frames)

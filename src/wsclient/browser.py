@@ -72,18 +72,33 @@ return function openSocket(url, onOpen, onBatch, onClose) {
     return { send() {}, close() {}, detach() { clearTimeout(t); } };
   }
   ws.binaryType = "arraybuffer";
+  // A batch whose frames are all text without U+001E (which valid JSON never holds unescaped)
+  // crosses as one string that Python splits: one string conversion instead of one per frame.
   let buf = [];
+  let joinable = true;
   let scheduled = false;
   const channel = new MessageChannel();
   const flush = () => {
     scheduled = false;
-    if (buf.length) { const b = buf; buf = []; onBatch(b); }
+    if (buf.length) {
+      const b = buf;
+      const joined = joinable;
+      buf = [];
+      joinable = true;
+      onBatch(joined ? b.join("\x1e") : b);
+    }
   };
   channel.port1.onmessage = flush;
   ws.onopen = () => onOpen();
   ws.onmessage = (e) => {
     const d = e.data;
-    buf.push(typeof d === "string" ? d : d.byteLength);
+    if (typeof d === "string") {
+      if (joinable && d.includes("\x1e")) joinable = false;
+      buf.push(d);
+    } else {
+      joinable = false;
+      buf.push(d.byteLength);
+    }
     if (!scheduled) { scheduled = true; channel.port2.postMessage(0); }
   };
   ws.onclose = (e) => { flush(); onClose(e.code, e.reason); };
@@ -97,6 +112,7 @@ return function openSocket(url, onOpen, onBatch, onClose) {
       channel.port1.onmessage = null;
       channel.port1.close();
       buf = [];
+      joinable = true;
       if (ws.readyState < 2) ws.close(1000);
     },
   };
@@ -273,10 +289,13 @@ class BrowserClient:
         self.core.socket_closed(socket_id, code, reason, self._clock())
         self._perform()
 
-    def _on_batch(self, socket_id: int, batch: JsProxy) -> None:
+    def _on_batch(self, socket_id: int, batch: Any) -> None:
         if socket_id not in self._sockets:
             return
-        frames = cast(list[str | int], batch.to_py())
+        # Text-only batches arrive as one string, the frames joined with U+001E by the shim.
+        frames: Iterable[str | int] = (
+            batch.split("\x1e") if type(batch) is str else cast(list[str | int], batch.to_py())
+        )
         now = self._clock()
         core = self.core
         core.frame_received(socket_id, now)

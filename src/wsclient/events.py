@@ -172,7 +172,8 @@ class _MessageLog:
             items = self._items = items[len(items) - self._limit + 1 :]
         items.append(message)
         stop = len(items)
-        return MessageWindow(items, max(0, stop - self._limit), stop)
+        start = stop - self._limit
+        return MessageWindow(items, start if start > 0 else 0, stop)
 
 
 Listener: TypeAlias = Callable[[Any], object]
@@ -329,13 +330,23 @@ class EventRouter:
                 apply(message)
             except Exception as exc:
                 self._report_error(f"a store subscriber for {type_!r}", exc)
-        # A message whose type is literally "*" must not reach "*" listeners twice.
-        for key in (type_, "*") if type_ != "*" else ("*",):
-            for registration in self._listeners.get(key, ()):
+        listeners = self._listeners
+        registrations = listeners.get(type_)
+        if registrations is not None:
+            for registration in registrations:
                 try:
                     registration.callback(message)
                 except Exception as exc:
-                    self._report_listener_error(registration, key, exc)
+                    self._report_listener_error(registration, type_, exc)
+        # A message whose type is literally "*" must not reach "*" listeners twice.
+        if type_ != "*":
+            registrations = listeners.get("*")
+            if registrations is not None:
+                for registration in registrations:
+                    try:
+                        registration.callback(message)
+                    except Exception as exc:
+                        self._report_listener_error(registration, "*", exc)
         return message
 
     def drop_binary(self, size: int) -> None:

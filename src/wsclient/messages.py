@@ -157,7 +157,11 @@ def _reject_constant(name: str) -> float:
 
 
 # Same C scanner as json.loads, but NaN/Infinity/-Infinity are refused instead of becoming floats.
-_decode: Final = json.JSONDecoder(parse_constant=_reject_constant).decode
+_decoder: Final = json.JSONDecoder(parse_constant=_reject_constant)
+_decode: Final = _decoder.decode
+# The scanner itself: ``decode`` minus its two whitespace regex matches and two Python frames.
+# A frame it does not read whole (leading or trailing whitespace, errors) goes through ``decode``.
+_scan: Final[Callable[[str, int], tuple[Any, int]]] = _decoder.scan_once  # type: ignore[attr-defined]
 
 _MISSING: Final = object()
 _JSON_NAMES: Final[dict[type, str]] = {
@@ -284,11 +288,13 @@ def parse(text: object, max_chars: int = MAX_FRAME_CHARS) -> Message | Drop:
     if len(text) > max_chars:
         return Drop("too_large", f"frame of {len(text)} characters exceeds the {max_chars} limit")
     try:
-        obj = _decode(text)
-    except RecursionError:
-        return Drop("not_json", "JSON nested too deeply to read")
-    except ValueError as exc:  # JSONDecodeError, NaN/Infinity, integers over the digit limit
-        return Drop("not_json", f"not valid JSON: {exc}")
+        obj, end = _scan(text, 0)
+    except (StopIteration, ValueError, RecursionError):
+        end = -1
+    if end != len(text):
+        obj = _decode_slowly(text)
+        if type(obj) is Drop:
+            return obj
     if type(obj) is not dict:
         return Drop("not_object", f"a JSON message must be an object, got {_describe(obj)}")
     type_ = obj.get("type", _MISSING)
@@ -301,6 +307,16 @@ def parse(text: object, max_chars: int = MAX_FRAME_CHARS) -> Message | Drop:
     if validator is None:
         return GenericMessage(type_, timestamp, obj)
     return validator(obj, type_, timestamp)
+
+
+def _decode_slowly(text: str) -> object:
+    """The decoded value, or a `Drop` saying why ``decode`` could not read the frame."""
+    try:
+        return _decode(text)
+    except RecursionError:
+        return Drop("not_json", "JSON nested too deeply to read")
+    except ValueError as exc:  # JSONDecodeError, NaN/Infinity, integers over the digit limit
+        return Drop("not_json", f"not valid JSON: {exc}")
 
 
 # --- serialize -----------------------------------------------------------------------------

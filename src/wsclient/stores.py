@@ -170,7 +170,9 @@ class _WritableStore(Generic[T]):
 
     def set(self, new_value: T) -> None:
         """Store ``new_value`` and, if it differs (`safe_not_equal`), notify the subscribers."""
-        if not safe_not_equal(self._value, new_value):
+        # The hot path (a store may change with every inbound frame): skip every call we can.
+        value = self._value
+        if isinstance(value, _PRIMITIVES) and not safe_not_equal(value, new_value):
             return
         self._value = new_value
         if self._stop is None:  # not started: nobody to tell
@@ -178,12 +180,16 @@ class _WritableStore(Generic[T]):
         subscriptions = tuple(self._subscriptions)
         if _batch_depth:
             for subscription in subscriptions:
-                subscription.invalidate()
+                invalidate = subscription.invalidate
+                if invalidate is not _noop:
+                    invalidate()
                 _batched[subscription] = self
             return
         run_queue = not _queue
         for subscription in subscriptions:
-            subscription.invalidate()
+            invalidate = subscription.invalidate
+            if invalidate is not _noop:
+                invalidate()
             _queue.append((subscription, new_value))
         if run_queue:
             _drain()

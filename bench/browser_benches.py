@@ -1,0 +1,265 @@
+"""Start-up, dead link and memory (through Playwright); the UI under a flood (no DevTools).
+
+Throughput is in ``throughput.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from playwright.sync_api import Page
+
+from .harness import BOOT_TIMEOUT_MS, Bench, Row, Section, fmt, interleave, median
+from .throughput import FRAMES, HeadlessPage
+
+# Records when the client first reports "connected" (performance.now(): ms since navigation).
+CONNECTED_AT_JS = """
+addEventListener("wsclient:ready", () => {
+  window.wsclient.state.subscribe((s) => {
+    if (s.status === "connected" && window.__connectedAt === undefined) {
+      window.__connectedAt = performance.now();
+    }
+  });
+});
+"""
+
+# Follows the state store: the wall-clock time (Date.now(), the harness's time.time() domain)
+# at which the status first left "connected" since the last `__lostAt = 0`.
+LOST_AT_JS = """
+addEventListener("wsclient:ready", () => {
+  window.__lostAt = 0;
+  window.wsclient.state.subscribe((s) => {
+    window.__status = s.status;
+    if (s.status !== "connected" && window.__lostAt === 0) window.__lostAt = Date.now();
+  });
+});
+"""
+
+
+def startup(bench: Bench) -> Section:
+    """Navigation -> "Connected" for index.html vs navigation -> print() on a bare page."""
+    reps = bench.settings.reps
+    times: dict[str, list[float]] = {"bare": [], "wsclient": []}
+    for _, variant in interleave(("bare", "wsclient"), reps):
+        with bench.context(stamp=False) as ctx:  # a fresh context: a cold HTTP cache each time
+            ctx.add_init_script(CONNECTED_AT_JS)
+            page = ctx.new_page()
+            if variant == "bare":
+                page.goto(bench.url("/bench/pages/bare.html"))
+                page.wait_for_function("window.__printedAt !== undefined", timeout=BOOT_TIMEOUT_MS)
+                times[variant].append(page.evaluate("window.__printedAt"))
+            else:
+                page.goto(bench.url("/index.html"))
+                page.wait_for_function(
+                    "window.__connectedAt !== undefined", timeout=BOOT_TIMEOUT_MS
+                )
+                text = page.text_content("[data-ws-status] .text")
+                if text != "Connected":
+                    raise RuntimeError(f"the status shows {text!r}, not 'Connected'")
+                times[variant].append(page.evaluate("window.__connectedAt"))
+        print(f"  start-up {variant}: {times[variant][-1]:,.0f} ms", flush=True)
+    bare, ours = median(times["bare"]), median(times["wsclient"])
+    sec = Section("Start-up")
+    sec.rows.append(
+        Row(
+            "Start-up: navigation -> Connected (index.html)",
+            "bare PyScript page, navigation -> print()",
+            bare,
+            ours,
+            "ms",
+            "<= +100 ms",
+            ours - bare <= 100,
+            ratio=ours / bare,
+            note=f"difference {ours - bare:+,.0f} ms",
+        )
+    )
+    for name, values in times.items():
+        sec.details.append(f"{name}: " + ", ".join(fmt(v) for v in values) + " ms")
+    return sec
+
+
+def ui_flood(bench: Bench, rate: int, seconds: float) -> Section:
+    """The dashboard under ``rate`` msg/s for ``seconds``: renders per second, click latency.
+
+    Runs in a headless Chromium with no DevTools attached (see ``throughput.HeadlessPage``):
+    ``pages/flood.html`` frames the real ``index.html`` and instruments it from outside.
+    """
+    page = HeadlessPage(bench, "flood", "/bench/pages/flood.html")
+    try:
+        server = bench.server
+        conn = page.connection
+        seen = page.frames_seen()
+        server.send(text=json.dumps({"type": "bench.arm", "seconds": seconds}), connection=conn)
+        start = time.monotonic()
+        server.flood(FRAMES[0], int(rate * seconds), rate=rate, connection=conn)
+        sent_in = time.monotonic() - start
+        server.send(text=json.dumps({"type": "bench.stop"}), connection=conn)
+        ui = page.wait_result(seen, timeout=120)
+    finally:
+        page.close()
+    elapsed = ui["ms"] / 1000
+    renders_per_s = ui["renders"] / elapsed
+    frames_per_s = ui["frames"] / elapsed
+    clicks: list[float] = ui["clicks"]
+    click_ms = median(clicks)
+    worst_ms = max(clicks, default=float("nan"))
+    sec = Section(f"UI under a flood ({rate:,} msg/s for {seconds:g} s, dashboard)")
+    sec.rows.append(
+        Row(
+            "Flood: feed renders per second",
+            "animation frames per second (same run)",
+            frames_per_s,
+            renders_per_s,
+            "/s",
+            "<= 1 per frame",
+            renders_per_s <= frames_per_s * 1.02,
+            ratio=renders_per_s / frames_per_s if frames_per_s else None,
+        )
+    )
+    sec.rows.append(
+        Row(
+            f"Flood: click -> handled (median of {len(clicks)})",
+            "goal",
+            100.0,
+            click_ms,
+            "ms",
+            "< 100 ms",
+            click_ms < 100 and worst_ms < 100,
+            ratio=click_ms / 100.0,
+            note=f"worst {worst_ms:,.1f} ms",
+        )
+    )
+    sec.details.append(
+        f"{int(rate * seconds):,} frames sent in {sent_in:.1f} s (the server's pace; a page that "
+        f"fell behind would stretch this); measured over {elapsed:.1f} s: renders "
+        f"{ui['renders']}, animation frames {ui['frames']}; click latencies (timer due -> end "
+        "of the client's click handler) " + ", ".join(f"{v:.1f}" for v in clicks) + " ms"
+    )
+    return sec
+
+
+def _wait_lost(page: Page, timeout_s: float) -> float:
+    page.wait_for_function("window.__lostAt > 0", timeout=timeout_s * 1000, polling=50)
+    return float(page.evaluate("window.__lostAt"))
+
+
+def dead_link(bench: Bench) -> Section:
+    """Server goes silent (TCP open): time until the client leaves "connected"."""
+    reps = max(2, bench.settings.reps - 2)
+    results: dict[str, list[float]] = {"defaults": [], "online": []}
+    with bench.context(stamp=False) as ctx:
+        ctx.add_init_script(LOST_AT_JS)
+        page = ctx.new_page()
+        page.goto(bench.url("/index.html"))
+        for _, variant in interleave(("defaults", "online"), reps):
+            page.wait_for_function(
+                "window.__status === 'connected'", timeout=BOOT_TIMEOUT_MS, polling=100
+            )
+            time.sleep(1.0)  # a heartbeat or two on the fresh connection
+            page.evaluate("window.__lostAt = 0")
+            silent_at = time.time()
+            bench.server.silence(True)
+            if variant == "online":
+                page.evaluate("dispatchEvent(new Event('online'))")
+            lost_at = _wait_lost(page, 30)
+            results[variant].append((lost_at - silent_at * 1000) / 1000)
+            bench.server.silence(False)
+            print(f"  dead link {variant}: {results[variant][-1]:.2f} s", flush=True)
+    sec = Section("Dead link (server silent, TCP open)")
+    for variant, goal, label in (
+        ("defaults", 10.0, "defaults (ping 5 s, pong 4 s)"),
+        ("online", 3.0, "after an `online` event (probe 2.5 s)"),
+    ):
+        value = median(results[variant])
+        sec.rows.append(
+            Row(
+                f"Dead link: silence -> declared, {label}",
+                "goal (the seed never detects it)",
+                goal,
+                value,
+                "s",
+                f"<= {goal:g} s",
+                max(results[variant]) <= goal,
+                ratio=value / goal,
+                note=f"worst {max(results[variant]):.2f} s",
+            )
+        )
+        sec.details.append(f"{variant}: " + ", ".join(f"{v:.2f}" for v in results[variant]) + " s")
+    return sec
+
+
+MEMORY_JS = """async () => {
+  for (let i = 0; i < 3; i++) {
+    window.gc();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    heap: performance.memory.usedJSHeapSize,
+    proxies: window.wsclient.liveProxies(),
+  };
+}"""
+
+
+def memory(bench: Bench, cycles: int) -> Section:
+    """JS heap and live FFI proxies before/after ``cycles`` drop-and-reconnect cycles."""
+    query = {"backoff_initial": 10, "backoff_max": 20, "backoff_after_drop": 10, "min_uptime": 1}
+    with bench.context(stamp=False) as ctx:
+        ctx.add_init_script(LOST_AT_JS)
+        page = ctx.new_page()
+        page.goto(bench.url("/index.html", **query))
+        page.wait_for_function("window.__status === 'connected'", timeout=BOOT_TIMEOUT_MS)
+        time.sleep(1.0)
+        before: dict[str, float] = page.evaluate(MEMORY_JS)
+        start_attempts = len(bench.server.snapshot().attempts)
+        started = time.monotonic()
+        bench.server.flap(True, code=1001, reason="bench cycle", count=cycles)
+        bench.server.drop()  # the current connection goes; each of the next `cycles` flaps
+        bench.server.wait_for(
+            lambda s: (
+                len(s.attempts) - start_attempts > cycles and any(c.open for c in s.connections)
+            ),
+            timeout=cycles * 0.5 + 30,
+            interval=0.25,
+        )
+        page.wait_for_function(
+            "window.__status === 'connected'", timeout=BOOT_TIMEOUT_MS, polling=100
+        )
+        elapsed = time.monotonic() - started
+        snap = bench.server.snapshot()
+        flapped = sum(1 for a in snap.attempts[start_attempts:] if a.outcome == "flapped")
+        time.sleep(1.0)
+        after: dict[str, float] = page.evaluate(MEMORY_JS)
+        bench.server.flap(False)
+    heap_delta = after["heap"] - before["heap"]
+    sec = Section(f"Memory over {cycles:,} reconnect cycles")
+    sec.rows.append(
+        Row(
+            f"Memory: JS heap after {cycles:,} cycles",
+            "before the cycles",
+            before["heap"] / 1024,
+            after["heap"] / 1024,
+            "KiB",
+            "flat",
+            abs(heap_delta) / cycles < 256,  # a leaked socket costs ~2.6 KB (PLATFORM.md)
+            ratio=after["heap"] / before["heap"],
+            note=f"{heap_delta / 1024:+,.0f} KiB, {heap_delta / cycles:+,.0f} B per cycle",
+        )
+    )
+    sec.rows.append(
+        Row(
+            f"Memory: live FFI proxies after {cycles:,} cycles",
+            "before the cycles",
+            before["proxies"],
+            after["proxies"],
+            "proxies",
+            "0 leaked",
+            after["proxies"] == before["proxies"],
+            note=f"{after['proxies'] - before['proxies']:+d} leaked",
+        )
+    )
+    sec.details.append(
+        f"{flapped:,} connections accepted and closed (1001) right after the handshake in "
+        f"{elapsed:.1f} s; options {json.dumps(query)}"
+    )
+    return sec

@@ -13,7 +13,7 @@ from typing import Any
 
 from playwright.sync_api import Page
 
-from server import ServerThread, Snapshot, WaitTimeout
+from server import Frame, ServerThread, Snapshot, WaitTimeout
 
 #: Extra time allowed on top of a deadline the client promises (timer, FFI and loopback latency).
 SLACK = 0.3
@@ -40,7 +40,7 @@ SOCKET_COUNTER_JS = """
 # `keep` = false records only the current values (for long runs whose logs would grow the heap).
 RECORDER_JS = """
 (keep) => {
-  const rec = { current: null, opens: 0, changes: [], texts: [], probes: 0 };
+  const rec = { current: null, opens: 0, changes: [], texts: [] };
   window.__rec = rec;
   let key = null;
   window.wsclient.health.subscribe((h) => {
@@ -92,11 +92,10 @@ def wait_opens(page: Page, n: int, timeout: float = 10.0) -> None:
     page.wait_for_function(f"() => window.__rec.opens >= {n}", timeout=timeout * 1000)
 
 
-def wait_status(page: Page, status: str, timeout: float = 10.0, attempt: int | None = None) -> None:
-    """Wait until the health store shows ``status`` (and ``attempt``, if given)."""
-    cond = f"h.status === {status!r}" + (f" && h.attempt === {attempt}" if attempt else "")
+def wait_status(page: Page, status: str, timeout: float = 10.0) -> None:
+    """Wait until the health store shows ``status``."""
     page.wait_for_function(
-        f"() => {{ const h = window.__rec.current; return h !== null && {cond}; }}",
+        f"() => window.__rec.current !== null && window.__rec.current.status === {status!r}",
         timeout=timeout * 1000,
     )
 
@@ -161,3 +160,12 @@ def wait_settled(page: Page, server: ServerThread, timeout: float = 10.0) -> Sna
         timeout=timeout * 1000,
     )
     return snap
+
+
+def frame_is(value: object) -> Callable[[Frame], bool]:
+    """A ``wait_for_frame`` predicate: the frame is JSON equal to ``value``."""
+
+    def match(frame: Frame) -> bool:
+        return bool(frame.json() == value)
+
+    return match

@@ -46,6 +46,7 @@ class TransportFactory(Protocol):
         *,
         on_text: Callable[[str], object],
         on_binary: Callable[[int], None],
+        on_batch_end: Callable[[], None],
         on_health: Callable[[Health], None],
         clock: Callable[[], float],
     ) -> Transport: ...
@@ -94,8 +95,9 @@ class Client:
             self._browser = transport(
                 url,
                 self.core,
-                on_text=self.router.feed,
+                on_text=self.router.handle,
                 on_binary=self.router.drop_binary,
+                on_batch_end=self.router.publish,
                 on_health=self._publish,
                 clock=clock,
             )

@@ -167,8 +167,9 @@ class BrowserClient:
 
     ``on_text(text)`` gets every text frame and returns the parsed message, if any (a ``Pong``
     gives a round-trip time); ``on_binary(size)`` gets binary frames (the protocol has
-    none: the router drops and counts them); ``on_health(health)`` is called whenever the
-    connection's health changes.
+    none: the router drops and counts them); ``on_batch_end()`` follows each batch of frames
+    (the router publishes its stores once per batch); ``on_health(health)`` is called whenever
+    the connection's health changes.
     """
 
     def __init__(
@@ -178,6 +179,7 @@ class BrowserClient:
         *,
         on_text: Callable[[str], object],
         on_binary: Callable[[int], None],
+        on_batch_end: Callable[[], None],
         on_health: Callable[[Health], None],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -185,6 +187,7 @@ class BrowserClient:
         self.core = core
         self._on_text = on_text
         self._on_binary = on_binary
+        self._on_batch_end = on_batch_end
         self._on_health = on_health
         self._clock = clock
         self._open_socket = js.Function.new(_SOCKET_SHIM)()
@@ -309,6 +312,7 @@ class BrowserClient:
                     pong = True
             else:
                 self._on_binary(cast(int, frame))
+        self._on_batch_end()
         if pong:
             self._perform()
 

@@ -4,7 +4,10 @@ Theory of operation
 -------------------
 `EventRouter.feed` takes one text frame, `parse`s it, and then, in this order: appends it to
 ``messages``, applies it to its domain store (``projects``, ``files`` or ``processes``), calls the
-listeners registered for its type, then the ``"*"`` listeners. A frame that cannot be used is
+listeners registered for its type, then the ``"*"`` listeners, and finally sets the stores it
+changed. The browser adapter splits that in two for a batch of frames: ``handle`` each frame
+(listeners run per message), then ``publish`` once, so store subscribers are notified once per
+batch with the final state, not once per frame. A frame that cannot be used is
 counted in ``dropped`` (and logged the first time each kind occurs) and goes no further.
 
 Nothing raised by a listener or a store subscriber escapes: each error is counted in ``errors``,
@@ -178,6 +181,14 @@ class _MessageLog:
 
 Listener: TypeAlias = Callable[[Any], object]
 
+# Bits of EventRouter._dirty: domain stores changed by handle() and not yet published.
+_PROJECTS: Final = 1
+_FILES: Final = 2
+_PROCESSES: Final = 4
+_WHERE_PROJECTS: Final = "a store subscriber for 'projects'"
+_WHERE_FILES: Final = "a store subscriber for 'files'"
+_WHERE_PROCESSES: Final = "a store subscriber for 'processes'"
+
 
 class _Registration:
     """One `EventRouter.on` call; identity-compared so one callback may be registered twice."""
@@ -222,6 +233,9 @@ class EventRouter:
             MappingProxyType(self._dropped)
         )
         self._errors: Writable[ErrorStats] = writable(ErrorStats())
+        # What handle() changed and publish() has not set yet.
+        self._window: MessageWindow | None = None
+        self._dirty = 0
         self._logged_errors: set[str] = set()
         self._error_count = 0
 
@@ -314,22 +328,30 @@ class EventRouter:
         """Handle one inbound text frame; return its message, or None if it was dropped.
 
         Never raises: bad frames are counted in ``dropped``, failing listeners in ``errors``.
+        The stores are updated before this returns (``handle`` + ``publish``).
+        """
+        message = self.handle(text)
+        self.publish()
+        return message
+
+    def handle(self, text: object) -> Message | None:
+        """Like ``feed``, but the stores it changes are only *marked*: ``publish()`` sets them.
+
+        For a batch of frames (the browser adapter's hot path): ``handle`` each frame, then
+        ``publish`` once, so a burst of N frames notifies each store's subscribers once, with the
+        state after the last frame, instead of N times. Listeners still get every message, at
+        once. The dicts behind ``projects``/``files``/``processes`` are live, so a listener sees
+        them up to date; ``messages`` shows the new window after ``publish``.
         """
         message = parse(text, self._max_frame_chars)
         if isinstance(message, Drop):
             self._record_drop(message)
             return None
         type_ = message.type
-        try:
-            self._messages.set(self._log.append(message))
-        except Exception as exc:
-            self._report_error("a 'messages' store subscriber", exc)
+        self._window = self._log.append(message)
         apply = self._apply.get(type_)
         if apply is not None:
-            try:
-                apply(message)
-            except Exception as exc:
-                self._report_error(f"a store subscriber for {type_!r}", exc)
+            apply(message)
         listeners = self._listeners
         registrations = listeners.get(type_)
         if registrations is not None:
@@ -349,6 +371,29 @@ class EventRouter:
                         self._report_listener_error(registration, "*", exc)
         return message
 
+    def publish(self) -> None:
+        """Set every store that ``handle`` changed since the last ``publish``. Never raises."""
+        window = self._window
+        if window is not None:
+            self._window = None
+            self._set(self._messages, window, "a 'messages' store subscriber")
+        dirty = self._dirty
+        if dirty:
+            self._dirty = 0
+            if dirty & _PROJECTS:
+                self._set(self._projects_store, MappingProxyType(self._projects), _WHERE_PROJECTS)
+            if dirty & _FILES:
+                self._set(self._files_store, MappingProxyType(self._files_views), _WHERE_FILES)
+            if dirty & _PROCESSES:
+                view = MappingProxyType(self._processes)
+                self._set(self._processes_store, view, _WHERE_PROCESSES)
+
+    def _set(self, store: Writable[Any], value: object, where: str) -> None:
+        try:
+            store.set(value)
+        except Exception as exc:
+            self._report_error(where, exc)
+
     def drop_binary(self, size: int) -> None:
         """Count a binary frame of ``size`` bytes: this client only reads JSON text frames."""
         self._record_drop(
@@ -364,12 +409,12 @@ class EventRouter:
             had_files = self._files.pop(project_id, None) is not None
             if had_files:
                 del self._files_views[project_id]
-                self._files_store.set(MappingProxyType(self._files_views))
+                self._dirty |= _FILES
             if had_project:
-                self._projects_store.set(MappingProxyType(self._projects))
+                self._dirty |= _PROJECTS
             return
         self._projects[project_id] = event.data
-        self._projects_store.set(MappingProxyType(self._projects))
+        self._dirty |= _PROJECTS
 
     def _apply_file(self, event: FileEvent) -> None:
         project_id = event.project_id
@@ -385,7 +430,7 @@ class EventRouter:
                 files = self._files[project_id] = {}
                 self._files_views[project_id] = MappingProxyType(files)
             files[event.file.path] = event.file
-        self._files_store.set(MappingProxyType(self._files_views))
+        self._dirty |= _FILES
 
     def _apply_process(self, event: ProcessEvent) -> None:
         previous = self._processes.get(event.process_id)
@@ -405,7 +450,7 @@ class EventRouter:
         self._processes[event.process_id] = ProcessInfo(
             event.project_id, event.process_id, status, progress, message
         )
-        self._processes_store.set(MappingProxyType(self._processes))
+        self._dirty |= _PROCESSES
 
     # --- drops and errors --------------------------------------------------------------------
 

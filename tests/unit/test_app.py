@@ -25,6 +25,7 @@ class FakeTransport:
         *,
         on_text: Callable[[str], object],
         on_binary: Callable[[int], None],
+        on_batch_end: Callable[[], None],
         on_health: Callable[[Health], None],
         clock: Callable[[], float],
     ) -> None:

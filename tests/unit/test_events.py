@@ -463,3 +463,46 @@ def test_stores_compose_with_derived(router: EventRouter) -> None:
     router.feed(process_frame("process.started", "b"))
     router.feed(process_frame("process.completed", "a"))
     assert seen == [0, 1, 2, 1]
+
+
+def test_a_batch_notifies_each_store_once_with_the_final_state(router: EventRouter) -> None:
+    """handle() N frames then publish(): listeners get all N, subscribers one final value."""
+    heard: list[str] = []
+    router.on("process.progress", lambda m: heard.append(m.process_id))
+    windows: list[int] = []
+    processes: list[dict[str, Any]] = []
+    router.messages.subscribe(lambda w: windows.append(len(w)))
+    router.processes.subscribe(lambda p: processes.append(dict(p)))
+    for n in range(50):
+        router.handle(process_frame("process.progress", f"p{n % 3}", progress=n / 50))
+    assert len(heard) == 50
+    assert windows == [0] and processes == [{}]  # nothing published yet
+    router.publish()
+    assert windows == [0, 50]
+    assert len(processes) == 2 and set(processes[-1]) == {"p0", "p1", "p2"}
+    assert processes[-1]["p1"].progress == pytest.approx(49 / 50)
+    router.publish()  # nothing changed since: no notification
+    assert windows == [0, 50] and len(processes) == 2
+
+
+def test_listeners_see_live_domain_state_inside_a_batch(router: EventRouter) -> None:
+    """During handle(), the live view already holds the frame's change."""
+    seen: list[bool] = []
+    view = get(router.projects)
+    router.on("project.created", lambda m: seen.append(m.project_id in view))
+    router.handle(frame("project.created", project_id="a", data={}))
+    assert seen == [True]
+
+
+def test_a_raising_subscriber_in_publish_is_counted_not_raised(router: EventRouter) -> None:
+    """publish() never raises: a broken store subscriber is counted in errors."""
+
+    def broken(value: object) -> None:
+        if len(value) > 0:  # type: ignore[arg-type]
+            raise RuntimeError("boom")
+
+    router.processes.subscribe(broken)
+    router.handle(process_frame("process.started", "p1"))
+    router.publish()
+    assert get(router.errors).count == 1
+    assert get(router.processes)["p1"].status == "running"

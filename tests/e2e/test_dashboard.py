@@ -103,12 +103,25 @@ def test_strings_from_the_server_render_as_text(
     page.evaluate("() => window.wsclient.subscribe('p1')")
     server.wait_for_frame(lambda f: '"subscribe"' in (f.text or ""))
     events = [
-        {"type": "project.created", "timestamp": "2026-01-01T00:00:00Z", "project_id": "p1",
-         "data": {"name": XSS, "status": XSS}},
-        {"type": "file.uploaded", "timestamp": "2026-01-01T00:00:00Z", "project_id": "p1",
-         "file": {"name": XSS, "path": "/x", "size": 1, "asset_type": XSS}},
-        {"type": "process.started", "timestamp": "2026-01-01T00:00:00Z", "project_id": "p1",
-         "process_id": XSS, "message": XSS},
+        {
+            "type": "project.created",
+            "timestamp": "2026-01-01T00:00:00Z",
+            "project_id": "p1",
+            "data": {"name": XSS, "status": XSS},
+        },
+        {
+            "type": "file.uploaded",
+            "timestamp": "2026-01-01T00:00:00Z",
+            "project_id": "p1",
+            "file": {"name": XSS, "path": "/x", "size": 1, "asset_type": XSS},
+        },
+        {
+            "type": "process.started",
+            "timestamp": "2026-01-01T00:00:00Z",
+            "project_id": "p1",
+            "process_id": XSS,
+            "message": XSS,
+        },
         {"type": XSS, "timestamp": "2026-01-01T00:00:00Z"},
     ]
     server.burst([json.dumps(e) for e in events])

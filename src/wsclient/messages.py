@@ -37,12 +37,14 @@ value JSON cannot hold (NaN, a set, a non-str key, a cycle...), so nothing broke
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeAlias, cast
 
 __all__ = [
     "KNOWN_TYPES",
+    "MAX_DEPTH",
     "MAX_FRAME_CHARS",
     "Drop",
     "DropKind",
@@ -61,6 +63,12 @@ __all__ = [
 
 #: Frames longer than this many characters are dropped unread.
 MAX_FRAME_CHARS: Final = 1 << 20
+#: Deeper JSON is dropped unread. In Pyodide the C JSON scanner overflows the browser's stack (a
+#: fatal RangeError that kills the interpreter) between 5,000 and 8,000 levels, before Python's
+#: recursion check can raise; no real message nests anywhere near this.
+MAX_DEPTH: Final = 512
+# A JSON string (skipped whole, so brackets inside it don't count) or one bracket.
+_NESTING: Final = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 ProjectEventType: TypeAlias = Literal["project.created", "project.updated", "project.deleted"]
 FileEventType: TypeAlias = Literal["file.uploaded", "file.deleted"]
@@ -287,6 +295,8 @@ def parse(text: object, max_chars: int = MAX_FRAME_CHARS) -> Message | Drop:
         )
     if len(text) > max_chars:
         return Drop("too_large", f"frame of {len(text)} characters exceeds the {max_chars} limit")
+    if len(text) > MAX_DEPTH and _too_deep(text):
+        return Drop("not_json", f"JSON nested deeper than {MAX_DEPTH} levels")
     try:
         obj, end = _scan(text, 0)
     except (StopIteration, ValueError, RecursionError):
@@ -307,6 +317,22 @@ def parse(text: object, max_chars: int = MAX_FRAME_CHARS) -> Message | Drop:
     if validator is None:
         return GenericMessage(type_, timestamp, obj)
     return validator(obj, type_, timestamp)
+
+
+def _too_deep(text: str) -> bool:
+    """Whether ``text`` nests arrays/objects more than ``MAX_DEPTH`` deep (strings skipped)."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return False  # the common case, at C speed: too few brackets to nest that deep
+    depth = 0
+    for match in _NESTING.finditer(text):
+        token = match.group()
+        if token == "[" or token == "{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif token == "]" or token == "}":
+            depth -= 1
+    return False
 
 
 def _decode_slowly(text: str) -> object:

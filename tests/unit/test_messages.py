@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from wsclient.messages import (
+    MAX_DEPTH,
     Drop,
     FileEvent,
     FileInfo,
@@ -311,3 +312,21 @@ def test_serialize_accepts_shared_non_cyclic_values() -> None:
     """The same list twice is not a cycle."""
     shared = [1]
     assert serialize({"a": shared, "b": shared}) == '{"a":[1],"b":[1]}'
+
+
+@pytest.mark.parametrize("opener", ["[", '{"a":'])
+def test_json_nested_too_deep_is_dropped_before_decoding(opener: str) -> None:
+    """Nesting past MAX_DEPTH is a not_json drop (Pyodide's scanner would crash the page)."""
+    closer = "]" if opener == "[" else "}"
+    deep = opener * (MAX_DEPTH + 1) + "1" + closer * (MAX_DEPTH + 1)
+    drop = parse(deep)
+    assert isinstance(drop, Drop) and drop.kind == "not_json"
+    assert f"deeper than {MAX_DEPTH}" in drop.reason
+
+
+def test_nesting_up_to_the_limit_and_brackets_in_strings_are_fine() -> None:
+    """MAX_DEPTH levels still parse; brackets inside strings do not count as nesting."""
+    nested = "[" * (MAX_DEPTH - 1) + "1" + "]" * (MAX_DEPTH - 1)
+    message = parse(json.dumps({"type": "deep", "v": json.loads(nested), "s": "[{" * 5000}))
+    assert isinstance(message, GenericMessage)
+    assert message.fields["s"] == "[{" * 5000

@@ -21,23 +21,14 @@ from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright
 
-from server import ServerThread
+from server import ServerThread, chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ROOT / "bench" / "pages"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--js-flags=--expose-gc",
-    "--enable-precise-memory-info",
-]
+CHROMIUM = chromium.EXECUTABLE
+CHROMIUM_ARGS = list(chromium.ARGS)
 BOOT_TIMEOUT_MS = 60_000
-LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
+LOOPBACK = chromium.LOOPBACK
 INIT_JS = (PAGES / "bench.js").read_text()
 
 

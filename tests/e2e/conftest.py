@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import BrowserContext, Page, Route
 
-from server import ServerThread
+from server import ServerThread, chromium
 
 ROOT = Path(__file__).resolve().parents[2]
-LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
+LOOPBACK = chromium.LOOPBACK
 BOOT_TIMEOUT_MS = 60_000  # a cold Pyodide boot takes 3-4 s, the first after a machine start ~8 s
 
 
@@ -24,17 +24,8 @@ BOOT_TIMEOUT_MS = 60_000  # a cold Pyodide boot takes 3-4 s, the first after a m
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
     return {
         **browser_type_launch_args,
-        "executable_path": "/usr/bin/chromium",
-        "args": [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--js-flags=--expose-gc",
-            "--enable-precise-memory-info",
-        ],
+        "executable_path": chromium.EXECUTABLE,
+        "args": list(chromium.ARGS),
     }
 
 

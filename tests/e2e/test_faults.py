@@ -11,7 +11,6 @@ import itertools
 import json
 from typing import Any
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from server import ServerThread
@@ -637,12 +636,6 @@ def test_garbage_from_the_server_is_dropped_and_valid_frames_still_arrive(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="messages.parse hands a deeply nested frame to the C JSON scanner, whose recursion "
-    "check does not see Pyodide's JS stack: 10,000 levels overflow it (RangeError) and Pyodide "
-    "dies with a fatal error instead of a counted 'not_json' drop",
-)
 def test_deeply_nested_json_frame_is_dropped_without_killing_the_interpreter(
     app: Any, page: Page, server: ServerThread, page_errors: list[str]
 ) -> None:

@@ -10,11 +10,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-import urllib.parse
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .config import ConfigError, options_from_query, resolve_url
+from .config import ConfigError, options_from_query, query_parameters, resolve_url
 from .core import Connection, Health, Options, State
 from .events import ConnectionState, EventRouter
 from .messages import Message, serialize
@@ -185,7 +184,7 @@ def _project_id(project_id: object) -> str:
 
 def client_from_page(href: str, transport: TransportFactory | None = None) -> Client:
     """A client configured from the page's URL (``?ws=`` and the timing options)."""
-    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(href).query))
+    query = query_parameters(href)
     try:
         url = resolve_url(query.get("ws"), href)
         options = options_from_query(query)

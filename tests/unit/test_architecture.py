@@ -47,3 +47,9 @@ def test_only_the_adapter_creates_proxies() -> None:
         if path.stem != "browser":
             text = path.read_text()
             assert "create_proxy" not in text and "create_once_callable" not in text, path.name
+
+
+def test_no_module_imports_urllib() -> None:
+    """urllib.parse costs ~0.3 s of page start-up in Pyodide; config.py parses URLs itself."""
+    users = [path.stem for path in PACKAGE.glob("*.py") if "urllib" in imported_roots(path.stem)]
+    assert users == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wsclient.config import ConfigError, options_from_query, resolve_url
+from wsclient.config import ConfigError, options_from_query, query_parameters, resolve_url
 from wsclient.core import Options
 
 
@@ -81,3 +81,36 @@ def test_bad_option_is_a_config_error_naming_it(name: str, value: str) -> None:
     """A bad option value names the parameter."""
     with pytest.raises(ConfigError, match=name):
         options_from_query({name: value})
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "http://a.test/?ws=ws%3A%2F%2Fb.test%3A9%2Fws&ping_interval=500",
+            {"ws": "ws://b.test:9/ws", "ping_interval": "500"},
+        ),
+        ("http://a.test/index.html", {}),
+        ("http://a.test/?a=1&a=2&b=x+y&c=%E2%9C%93#frag", {"a": "2", "b": "x y", "c": "\u2713"}),
+        ("http://a.test/?flag&=v&k=", {"flag": "", "": "v", "k": ""}),
+    ],
+)
+def test_query_parameters(url: str, expected: dict[str, str]) -> None:
+    """The page's query string is decoded like URLSearchParams (last value wins)."""
+    assert query_parameters(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("ws", "page", "expected"),
+    [
+        ("//c.test/ws", "https://a.test/x", "wss://c.test/ws"),
+        ("sock", "http://a.test/app/page.html", "ws://a.test/app/sock"),
+        ("?token=1", "http://a.test/ws", "ws://a.test/ws?token=1"),
+        ("ws://[::1]:8000/ws", "http://a.test/", "ws://[::1]:8000/ws"),
+        ("WS://b.test", "http://a.test/", "ws://b.test/"),
+        ("ws://user@b.test:81/p?q=1#f", "http://a.test/", "ws://user@b.test:81/p?q=1"),
+    ],
+)
+def test_relative_and_unusual_urls(ws: str, page: str, expected: str) -> None:
+    """Relative references resolve against the page; IPv6 hosts, case and userinfo are kept."""
+    assert resolve_url(ws, page) == expected

@@ -14,7 +14,7 @@ demo: setup
 test: setup /usr/bin/chromium lint typecheck
 	$(PY) -m pytest tests
 
-setup: .venv/.installed node_modules/.installed
+setup: .venv/.installed node_modules/.installed build/wsclient.zip
 
 .venv/.installed: requirements-dev.txt
 	test -x $(PY) || python3 -m venv .venv
@@ -24,6 +24,10 @@ setup: .venv/.installed node_modules/.installed
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# The package the page loads: sources plus bytecode compiled by the page's own Pyodide.
+build/wsclient.zip: node_modules/.installed tools/build_package.mjs $(wildcard src/wsclient/*.py)
+	node tools/build_package.mjs
 
 /usr/bin/chromium:
 	apt-get update -qq
@@ -46,4 +50,4 @@ bench: setup /usr/bin/chromium
 	$(PY) -m bench
 
 clean:
-	rm -rf .venv node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv node_modules build .pytest_cache .mypy_cache .ruff_cache

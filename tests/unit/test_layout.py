@@ -6,39 +6,20 @@ import re
 import tomllib
 from pathlib import Path
 
+from tests import packaging
+
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGE = ROOT / "src" / "wsclient"
 
 
-def _expand(path: str, templates: dict[str, str]) -> str:
-    return re.sub(r"\{(\w+)\}", lambda m: templates[m.group(1)], path)
+def test_the_browser_package_holds_every_module_fresh() -> None:
+    """build/wsclient.zip has every module of src/wsclient, byte for byte, with its bytecode."""
+    assert packaging.problems() == []
 
 
-def shipped_files() -> dict[str, str]:
-    """Source path -> destination path of every file PyScript copies into the browser."""
+def test_pyscript_ships_the_built_package() -> None:
+    """pyscript.toml unpacks the built zip (and nothing else) into the interpreter."""
     config = tomllib.loads((ROOT / "pyscript.toml").read_text())
-    files: dict[str, str] = config["files"]
-    templates = {k[1:-1]: v for k, v in files.items() if re.fullmatch(r"\{\w+\}", k)}
-    return {
-        _expand(src, templates): _expand(dest, templates)
-        for src, dest in files.items()
-        if src[1:-1] not in templates
-    }
-
-
-def test_every_package_module_is_shipped_to_the_browser() -> None:
-    """Adding a module to src/wsclient without listing it in pyscript.toml fails here."""
-    shipped = shipped_files()
-    for module in sorted(PACKAGE.rglob("*.py")):
-        rel = module.relative_to(ROOT / "src").as_posix()
-        assert f"./src/{rel}" in shipped, f"{rel} is missing from [files] in pyscript.toml"
-        assert shipped[f"./src/{rel}"] == f"./{rel}"
-
-
-def test_every_shipped_file_exists() -> None:
-    """A stale entry would 404 in the browser and stop the boot."""
-    for src in shipped_files():
-        assert (ROOT / src).is_file(), f"pyscript.toml ships {src}, which does not exist"
+    assert config["files"] == {"./build/wsclient.zip": "./*"}
 
 
 def test_interpreter_is_local() -> None:

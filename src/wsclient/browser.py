@@ -61,15 +61,26 @@ def page_url() -> str:
 
 
 # Collects frames into arrays and delivers them in one call; reports a constructor failure
-# (e.g. an unsupported URL) as a close, so the core sees one kind of failure.
+# (e.g. an unsupported URL) as a close, so the core sees one kind of failure. Adopts the socket
+# that static/early.js opened during boot when it is for the same URL: its open, its buffered
+# frames and its close (if any) are replayed in that order, in a microtask, i.e. asynchronously
+# like real socket events but before any other task.
 _SOCKET_SHIM = r"""
 return function openSocket(url, onOpen, onBatch, onClose) {
+  const early = window.__wsclientEarly;
+  window.__wsclientEarly = undefined;
+  const sameUrl = (a, b) => { try { return new URL(a).href === new URL(b).href; } catch (_) { return false; } };
   let ws;
-  try {
-    ws = new WebSocket(url);
-  } catch (err) {
-    const t = setTimeout(() => onClose(1006, String((err && err.message) || err)), 0);
-    return { send() {}, close() {}, detach() { clearTimeout(t); } };
+  if (early && sameUrl(early.url, url)) {
+    ws = early.ws;
+  } else {
+    if (early) early.ws.close(1000);
+    try {
+      ws = new WebSocket(url);
+    } catch (err) {
+      const t = setTimeout(() => onClose(1006, String((err && err.message) || err)), 0);
+      return { send() {}, close() {}, detach() { clearTimeout(t); } };
+    }
   }
   ws.binaryType = "arraybuffer";
   // A batch whose frames are all text without U+001E (which valid JSON never holds unescaped)
@@ -102,6 +113,18 @@ return function openSocket(url, onOpen, onBatch, onClose) {
     if (!scheduled) { scheduled = true; channel.port2.postMessage(0); }
   };
   ws.onclose = (e) => { flush(); onClose(e.code, e.reason); };
+  if (ws === early?.ws && (early.opened || early.closed)) {
+    for (const frame of early.frames) {
+      if (typeof frame !== "string" || frame.includes("\x1e")) joinable = false;
+      buf.push(frame);
+    }
+    scheduled = true;  // no flush before the replayed open
+    queueMicrotask(() => {
+      if (early.opened) onOpen();
+      flush();
+      if (early.closed) onClose(early.closed.code, early.closed.reason);
+    });
+  }
   return {
     send(text) { ws.send(text); },
     close(code, reason) {

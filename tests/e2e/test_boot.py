@@ -25,3 +25,31 @@ def test_page_reaches_connected(app: Any, server: ServerThread, page_errors: lis
     expect(status.locator(".text")).to_have_text("Connected")
     server.wait_for_open(1)
     assert page_errors == []
+
+
+def test_socket_opened_during_boot_is_adopted(app: Any, server: ServerThread) -> None:
+    """static/early.js connects while Pyodide boots; the client adopts that socket (one
+    connection at the server) and what arrived before Python ran still reaches the stores."""
+    page: Page = app()
+    expect(page.locator("[data-ws-status] .connection-status")).to_have_attribute(
+        "data-status", "connected"
+    )
+    snapshot = server.snapshot()
+    assert len(snapshot.connections) == 1, "the early socket was not adopted"
+    assert page.evaluate("() => window.__wsclientEarly") is None
+
+
+def test_frames_received_before_python_runs_are_kept(page: Page, server: ServerThread) -> None:
+    """A frame the server sends the moment the socket opens, seconds before Python is up,
+    lands in the messages store."""
+    page.goto(f"{server.url}index.html")
+    server.wait_for_connections(1, timeout=30)
+    booted = page.evaluate("() => window.wsclient !== undefined")
+    server.send(text='{"type": "hello.early", "n": 1}')
+    page.wait_for_function("() => window.wsclient !== undefined", timeout=60_000)
+    page.wait_for_function(
+        "() => { let v; window.wsclient.messages.subscribe(m => { v = m })(); "
+        "return v.some(m => m.type === 'hello.early'); }"
+    )
+    assert booted is False, "Python was already up: this run did not test the early path"
+    assert len(server.snapshot().connections) == 1

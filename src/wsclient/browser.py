@@ -69,7 +69,9 @@ _SOCKET_SHIM = r"""
 return function openSocket(url, onOpen, onBatch, onClose) {
   const early = window.__wsclientEarly;
   window.__wsclientEarly = undefined;
-  const sameUrl = (a, b) => { try { return new URL(a).href === new URL(b).href; } catch (_) { return false; } };
+  const sameUrl = (a, b) => {
+    try { return new URL(a).href === new URL(b).href; } catch (_) { return false; }
+  };
   let ws;
   if (early && sameUrl(early.url, url)) {
     ws = early.ws;

@@ -91,17 +91,21 @@ return function openSocket(url, onOpen, onBatch, onClose) {
   let joinable = true;
   let scheduled = false;
   const channel = new MessageChannel();
-  const flush = () => {
+  // At most this many frames per task, so a flood never keeps the page busy for long: clicks
+  // and animation frames get their turn between batches.
+  const MAX_BATCH = 256;
+  const flush = (all) => {
     scheduled = false;
-    if (buf.length) {
-      const b = buf;
+    while (buf.length) {
+      const b = buf.length > MAX_BATCH ? buf.splice(0, MAX_BATCH) : buf;
       const joined = joinable;
-      buf = [];
-      joinable = true;
+      if (b === buf) { buf = []; joinable = true; }
       onBatch(joined ? b.join("\x1e") : b);
+      if (!all) break;
     }
+    if (buf.length && !scheduled) { scheduled = true; channel.port2.postMessage(0); }
   };
-  channel.port1.onmessage = flush;
+  channel.port1.onmessage = () => flush(false);
   ws.onopen = () => onOpen();
   ws.onmessage = (e) => {
     const d = e.data;
@@ -114,7 +118,7 @@ return function openSocket(url, onOpen, onBatch, onClose) {
     }
     if (!scheduled) { scheduled = true; channel.port2.postMessage(0); }
   };
-  ws.onclose = (e) => { flush(); onClose(e.code, e.reason); };
+  ws.onclose = (e) => { flush(true); onClose(e.code, e.reason); };
   if (ws === early?.ws && (early.opened || early.closed)) {
     for (const frame of early.frames) {
       if (typeof frame !== "string" || frame.includes("\x1e")) joinable = false;
@@ -123,7 +127,7 @@ return function openSocket(url, onOpen, onBatch, onClose) {
     scheduled = true;  // no flush before the replayed open
     queueMicrotask(() => {
       if (early.opened) onOpen();
-      flush();
+      flush(Boolean(early.closed));
       if (early.closed) onClose(early.closed.code, early.closed.reason);
     });
   }

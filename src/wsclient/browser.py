@@ -103,7 +103,20 @@ return function openSocket(url, onOpen, onBatch, onClose) {
       onBatch(joined ? b.join("\x1e") : b);
       if (!all) break;
     }
-    if (buf.length && !scheduled) { scheduled = true; channel.port2.postMessage(0); }
+    if (buf.length && !scheduled) schedule();
+  };
+  // A MessageChannel hop is the quickest way to run after the frames queued so far, but under a
+  // flood it can starve timers; so at least every YIELD_MS the next batch waits in the timer queue
+  // instead, behind whatever timers are already due.
+  const YIELD_MS = 20;
+  let lastYield = performance.now();
+  const schedule = () => {
+    scheduled = true;
+    if (performance.now() - lastYield < YIELD_MS) {
+      channel.port2.postMessage(0);
+    } else {
+      setTimeout(() => { lastYield = performance.now(); flush(false); }, 0);
+    }
   };
   channel.port1.onmessage = () => flush(false);
   ws.onopen = () => onOpen();
@@ -116,7 +129,7 @@ return function openSocket(url, onOpen, onBatch, onClose) {
       joinable = false;
       buf.push(d.byteLength);
     }
-    if (!scheduled) { scheduled = true; channel.port2.postMessage(0); }
+    if (!scheduled) schedule();
   };
   ws.onclose = (e) => { flush(true); onClose(e.code, e.reason); };
   if (ws === early?.ws && (early.opened || early.closed)) {

@@ -91,6 +91,9 @@ def mount_status(
 
 NOTHING = "\u2013"  # an en dash stands for "no value yet"
 FEED_LENGTH = 50  # events shown in the feed, newest first
+# The feed is the costliest section (50 rows rebuilt); under a flood it is redrawn at most this
+# often, which people cannot tell from every frame but which leaves the page time for input.
+FEED_INTERVAL = 0.1
 
 
 class Dashboard:
@@ -105,6 +108,7 @@ class Dashboard:
         self._dirty: set[str] = set()
         self._frame = browser.FrameScheduler(self._render)
         self._values: dict[str, Any] = {}
+        self._feed_drawn_at = float("-inf")
         self._disposers: list[Unsubscriber] = []
         sources: dict[str, Readable[Any]] = {
             "health": client.health,
@@ -166,6 +170,14 @@ class Dashboard:
 
     def _render(self) -> None:
         dirty, self._dirty = self._dirty, set()
+        if "feed" in dirty:
+            now = self._client.clock()
+            if now - self._feed_drawn_at < FEED_INTERVAL:
+                dirty.discard("feed")
+                self._dirty.add("feed")
+                self._frame.request()
+            else:
+                self._feed_drawn_at = now
         for name in dirty:
             getattr(self, f"_render_{name}")(self._values[name])
 

@@ -168,12 +168,16 @@ class _MessageLog:
         self._limit = limit
         self._items: list[Message] = []
 
-    def append(self, message: Message) -> MessageWindow:
+    def append(self, message: Message) -> None:
         items = self._items
         if len(items) >= self._SPARE * self._limit:
             # Old windows keep the old list, which is never touched again.
             items = self._items = items[len(items) - self._limit + 1 :]
         items.append(message)
+
+    def window(self) -> MessageWindow:
+        """The last ``limit`` messages; later appends never change it."""
+        items = self._items
         stop = len(items)
         start = stop - self._limit
         return MessageWindow(items, start if start > 0 else 0, stop)
@@ -234,7 +238,7 @@ class EventRouter:
         )
         self._errors: Writable[ErrorStats] = writable(ErrorStats())
         # What handle() changed and publish() has not set yet.
-        self._window: MessageWindow | None = None
+        self._new_messages = False
         self._dirty = 0
         self._logged_errors: set[str] = set()
         self._error_count = 0
@@ -348,7 +352,8 @@ class EventRouter:
             self._record_drop(message)
             return None
         type_ = message.type
-        self._window = self._log.append(message)
+        self._log.append(message)
+        self._new_messages = True
         apply = self._apply.get(type_)
         if apply is not None:
             apply(message)
@@ -373,10 +378,9 @@ class EventRouter:
 
     def publish(self) -> None:
         """Set every store that ``handle`` changed since the last ``publish``. Never raises."""
-        window = self._window
-        if window is not None:
-            self._window = None
-            self._set(self._messages, window, "a 'messages' store subscriber")
+        if self._new_messages:
+            self._new_messages = False
+            self._set(self._messages, self._log.window(), "a 'messages' store subscriber")
         dirty = self._dirty
         if dirty:
             self._dirty = 0

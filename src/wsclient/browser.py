@@ -451,11 +451,6 @@ def listen(target: Any, kind: str, handler: Callable[[Any], None]) -> Callable[[
     return remove
 
 
-def once_callable(fn: Callable[..., Any]) -> JsProxy:
-    """A JS function that runs ``fn`` once and then frees itself (e.g. an unsubscriber for JS)."""
-    return create_once_callable(fn)
-
-
 # --- the page's JS API (PROTOCOL.md) -----------------------------------------------------------
 
 

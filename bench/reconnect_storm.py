@@ -32,7 +32,6 @@ Run ``python -m bench.reconnect_storm`` to print the table; results are also wri
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import math
 import random
@@ -42,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wsclient.core import CloseSocket, Connection, OpenSocket, Options
+from wsclient.records import replace
 
 CLIENTS = 10_000
 WINDOW = 0.1  # seconds: the width of the window the peak is measured over
@@ -178,14 +178,14 @@ def defaults() -> StormResult:
 
 def full_jitter_only() -> StormResult:
     base = Options()
-    return simulate(options=dataclasses.replace(base, backoff_after_drop=base.backoff_initial))
+    return simulate(options=replace(base, backoff_after_drop=base.backoff_initial))
 
 
 def seed_policy() -> StormResult:
     """The seed's ``min(1000 * 2**attempts, 30000)`` ms: every client waits exactly the window."""
     base = Options()
     return simulate(
-        options=dataclasses.replace(base, backoff_after_drop=base.backoff_initial),
+        options=replace(base, backoff_after_drop=base.backoff_initial),
         random_source=lambda: 1.0,
     )
 

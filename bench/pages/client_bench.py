@@ -3,9 +3,13 @@ every domain store updated, with subscribers on ``messages`` and ``processes``.
 
 Protocol with the harness: see ``bench.js``."""
 
+import os
+import sys
 from typing import Any
 
 import js  # type: ignore[import-not-found]
+
+sys.path.insert(0, os.path.abspath("wsclient.zip"))  # the package, as src/main.py does
 
 from wsclient import app
 from wsclient.messages import GenericMessage, ProcessEvent

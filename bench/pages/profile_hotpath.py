@@ -7,12 +7,16 @@ throughput bench sends; ``window.__profile`` gets the results and a cProfile of 
 import cProfile
 import io
 import json
+import os
 import pstats
+import sys
 import time
 from typing import Any
 
 import js  # type: ignore[import-not-found]
 from pyodide.ffi import create_proxy, to_js  # type: ignore[import-not-found]
+
+sys.path.insert(0, os.path.abspath("wsclient.zip"))  # the package, as src/main.py does
 
 from wsclient.events import EventRouter
 from wsclient.messages import parse

@@ -7,7 +7,6 @@ dashboard if the page has one, publishes ``window.wsclient`` and dispatches ``ws
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from .config import ConfigError, options_from_query, query_parameters, resolve_u
 from .core import Connection, Health, Options, State
 from .events import ConnectionState, EventRouter
 from .messages import Message, serialize
+from .records import replace
 from .stores import Readable, Writable, readonly, writable
 
 log = logging.getLogger("wsclient")
@@ -168,7 +168,7 @@ class Client:
     def _publish_config_error(self) -> None:
         """Without a usable URL the client stays in ERROR; the rest of its health is real."""
         error = self._config_error or "no server URL: pass ?ws=ws://host:port/ws"
-        self._publish(dataclasses.replace(self.core.health(), state=State.ERROR, error=error))
+        self._publish(replace(self.core.health(), state=State.ERROR, error=error))
 
     def _publish(self, health: Health) -> None:
         self._health.set(health)

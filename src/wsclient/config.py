@@ -13,11 +13,11 @@ Pure functions (no browser access) so every rule is tested in CPython; ``browser
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Mapping
 
 from .core import Options
+from .records import replace
 
 #: Query parameters holding durations in milliseconds, by the ``Options`` field they set.
 MILLISECOND_OPTIONS = (
@@ -135,7 +135,7 @@ def options_from_query(query: Mapping[str, str], base: Options | None = None) ->
             raise ConfigError(f"max_queue={query['max_queue']!r} must be a whole number")
         changes["max_queue"] = int(value)
     try:
-        return dataclasses.replace(base or Options(), **changes)  # type: ignore[arg-type]
+        return replace(base or Options(), **changes)
     except (TypeError, ValueError) as exc:
         raise ConfigError(str(exc)) from None
 

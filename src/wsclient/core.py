@@ -63,7 +63,6 @@ import logging
 import math
 import random as _random
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
@@ -75,6 +74,7 @@ from .backoff import (
     reconnect_delay,
 )
 from .outbound import OutboundQueue
+from .records import Record, record
 
 logger = logging.getLogger("wsclient")
 
@@ -147,8 +147,8 @@ _TRANSITIONS: Final[dict[State, dict[_Event, State]]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Options:
+@record
+class Options(Record):
     """Timing and size options; every duration is in seconds."""
 
     ping_interval: float = 5.0  # inbound silence before a ping
@@ -188,23 +188,23 @@ class Options:
             raise ValueError(f"max_queue must be at least 1, got {self.max_queue}")
 
 
-@dataclass(frozen=True, slots=True)
-class OpenSocket:
+@record
+class OpenSocket(Record):
     """Open a WebSocket and report its events under ``socket_id``."""
 
     socket_id: int
 
 
-@dataclass(frozen=True, slots=True)
-class SendText:
+@record
+class SendText(Record):
     """Send ``text`` as one text frame on socket ``socket_id``."""
 
     socket_id: int
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class CloseSocket:
+@record
+class CloseSocket(Record):
     """Close socket ``socket_id`` with ``code``/``reason``; its later events no longer matter."""
 
     socket_id: int
@@ -215,8 +215,8 @@ class CloseSocket:
 Action = OpenSocket | SendText | CloseSocket
 
 
-@dataclass(frozen=True, slots=True)
-class Health:
+@record
+class Health(Record):
     """A snapshot for the status UI."""
 
     state: State

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final, Literal, TypeAlias, overload
 
@@ -50,6 +49,7 @@ from wsclient.messages import (
     ProjectEvent,
     parse,
 )
+from wsclient.records import Record, record
 from wsclient.stores import Readable, Writable, derived, readonly, writable
 
 __all__ = [
@@ -70,8 +70,8 @@ STATUSES: Final[frozenset[str]] = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ConnectionState:
+@record
+class ConnectionState(Record):
     """What the connection-status component shows."""
 
     status: Status = "disconnected"
@@ -95,8 +95,8 @@ class ConnectionState:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessInfo:
+@record
+class ProcessInfo(Record):
     """The latest known state of one server-side process."""
 
     project_id: str
@@ -106,16 +106,16 @@ class ProcessInfo:
     message: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DropStats:
+@record
+class DropStats(Record):
     """How many frames of one drop kind were dropped, and why the last one was."""
 
     count: int
     last_reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorStats:
+@record
+class ErrorStats(Record):
     """How many listener or subscriber calls raised, and the last error as text."""
 
     count: int = 0

@@ -39,8 +39,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeAlias, cast
+
+from .records import Record, field, record
 
 __all__ = [
     "KNOWN_TYPES",
@@ -78,8 +79,8 @@ DropKind: TypeAlias = Literal[
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class ProjectEvent:
+@record
+class ProjectEvent(Record):
     """``project.created | project.updated | project.deleted``."""
 
     type: ProjectEventType
@@ -88,8 +89,8 @@ class ProjectEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class FileInfo:
+@record
+class FileInfo(Record):
     """The ``file`` object of a file event."""
 
     name: str
@@ -98,8 +99,8 @@ class FileInfo:
     asset_type: str
 
 
-@dataclass(frozen=True, slots=True)
-class FileEvent:
+@record
+class FileEvent(Record):
     """``file.uploaded | file.deleted``."""
 
     type: FileEventType
@@ -108,8 +109,8 @@ class FileEvent:
     file: FileInfo
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessEvent:
+@record
+class ProcessEvent(Record):
     """``process.started | process.progress | process.completed``; progress is 0..1."""
 
     type: ProcessEventType
@@ -120,16 +121,16 @@ class ProcessEvent:
     message: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Heartbeat:
+@record
+class Heartbeat(Record):
     """``system.heartbeat``, sent periodically by the server."""
 
     type: Literal["system.heartbeat"] = "system.heartbeat"
     timestamp: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Pong:
+@record
+class Pong(Record):
     """``pong``, a server's answer to a ping, echoing the ping's ``id`` if it had one."""
 
     type: Literal["pong"] = "pong"
@@ -137,8 +138,8 @@ class Pong:
     id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class GenericMessage:
+@record
+class GenericMessage(Record):
     """A message of a type this client has no model for; ``fields`` is the whole object."""
 
     type: str
@@ -149,8 +150,8 @@ class GenericMessage:
 Message: TypeAlias = ProjectEvent | FileEvent | ProcessEvent | Heartbeat | Pong | GenericMessage
 
 
-@dataclass(frozen=True, slots=True)
-class Drop:
+@record
+class Drop(Record):
     """A frame that was not used: ``kind`` groups drops for counting, ``reason`` explains it."""
 
     kind: DropKind

@@ -8,9 +8,9 @@ countdown, round-trip time) is ours and lives in its own element so the main tex
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from .core import Health, State
+from .records import Record, record
 
 STATUS_CLASS = {
     State.CONNECTING: "warning",
@@ -21,8 +21,8 @@ STATUS_CLASS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class StatusView:
+@record
+class StatusView(Record):
     status: str  # the value of ``data-status``
     css_class: str  # success | warning | error
     text: str  # the seed's text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 
 import pytest
@@ -16,6 +15,7 @@ from wsclient.core import (
     Options,
     State,
 )
+from wsclient.records import replace
 
 ALWAYS_FULL = dict(random=lambda: 1.0)  # every delay is its whole window
 
@@ -444,7 +444,7 @@ def test_health_reports_the_last_close() -> None:
     b.frame()
     b.closed(1012, "service restart")
     health = b.core.health()
-    assert health == dataclasses.replace(
+    assert health == replace(
         health,
         state=State.RECONNECTING,
         attempt=1,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from wsclient.core import Health, State
+from wsclient.records import replace
 from wsclient.status import status_view
 
 BASE = Health(

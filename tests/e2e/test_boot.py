@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page, expect
 
 from server import ServerThread
+
+INDEX = Path(__file__).resolve().parents[2] / "index.html"
 
 
 def test_page_boots_offline_and_python_runs(app: Any, outside_requests: list[str]) -> None:
@@ -53,3 +57,18 @@ def test_frames_received_before_python_runs_are_kept(page: Page, server: ServerT
     )
     assert booted is False, "Python was already up: this run did not test the early path"
     assert len(server.snapshot().connections) == 1
+
+
+def test_preloads_are_used_not_fetched_twice(page: Page, server: ServerThread) -> None:
+    """What index.html preloads (to overlap it with the boot) is the very response PyScript and
+    the client use: one request per file, none of them a 404."""
+    requests: list[str] = []
+    failed: list[str] = []
+    page.on("request", lambda r: requests.append(r.url.removeprefix(server.url)))
+    page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+    page.goto(f"{server.url}index.html")
+    page.wait_for_function("() => window.wsclient !== undefined", timeout=60_000)
+    preloaded = re.findall(r'<link rel="(?:module)?preload" href="\./([^"]+)"', INDEX.read_text())
+    assert len(preloaded) >= 4
+    assert {url: requests.count(url) for url in preloaded} == dict.fromkeys(preloaded, 1)
+    assert failed == []

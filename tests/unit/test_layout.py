@@ -38,3 +38,14 @@ def test_page_names_no_remote_url() -> None:
     for name in ("index.html", "pyscript.toml"):
         text = (ROOT / name).read_text()
         assert not re.search(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text, re.I), name
+
+
+def test_every_local_path_the_page_names_exists() -> None:
+    """index.html names PyScript's hashed chunks (modulepreload): an upgrade that renames them
+    must fail here, not silently fetch a 404 at every start-up."""
+    html = (ROOT / "index.html").read_text()
+    paths = re.findall(r'(?:href|src)="\./([^"]+)"', html)
+    paths += re.findall(r'"\./(node_modules/[^"]+)"', html)  # the import map
+    assert any("modulepreload" in line for line in html.splitlines())
+    missing = [p for p in sorted(set(paths)) if not (ROOT / p).is_file()]
+    assert paths and missing == []

@@ -91,16 +91,23 @@ return function openSocket(url, onOpen, onBatch, onClose) {
   let joinable = true;
   let scheduled = false;
   const channel = new MessageChannel();
-  // At most this many frames per task, so a flood never keeps the page busy for long: clicks
-  // and animation frames get their turn between batches.
-  const MAX_BATCH = 256;
+  // Time-sliced delivery: a task hands Python about SLICE_MS of frames (learned from how long
+  // the last batches took per frame, between MIN_BATCH and MAX_BATCH), so under a flood clicks
+  // and animation frames never wait long behind a batch.
+  const SLICE_MS = 8;
+  const MIN_BATCH = 16;
+  const MAX_BATCH = 512;
+  let msPerFrame = SLICE_MS / 256;
   const flush = (all) => {
     scheduled = false;
     while (buf.length) {
-      const b = buf.length > MAX_BATCH ? buf.splice(0, MAX_BATCH) : buf;
+      const limit = Math.max(MIN_BATCH, Math.min(MAX_BATCH, Math.floor(SLICE_MS / msPerFrame)));
+      const b = buf.length > limit ? buf.splice(0, limit) : buf;
       const joined = joinable;
       if (b === buf) { buf = []; joinable = true; }
+      const started = performance.now();
       onBatch(joined ? b.join("\x1e") : b);
+      msPerFrame = 0.7 * msPerFrame + (0.3 * (performance.now() - started)) / b.length;
       if (!all) break;
     }
     if (buf.length && !scheduled) schedule();

@@ -77,6 +77,7 @@ def storm() -> Section:
 def profile(bench: Bench) -> Section:
     """Microseconds per frame for each piece of the hot path, inside Pyodide."""
     with bench.context(stamp=False) as ctx:
+        ctx.add_init_script(f"window.__benchFrames = {json.dumps(throughput.FRAMES)};")
         page = ctx.new_page()
         page.goto(bench.url("/bench/pages/profile.html"))
         page.wait_for_function("window.__profile !== undefined", timeout=BOOT_TIMEOUT_MS * 3)

@@ -17,7 +17,7 @@ test: setup /usr/bin/chromium lint typecheck
 	$(PY) -m pytest tests/unit tests/server
 	$(PY) -m pytest tests/e2e
 
-setup: .venv/.installed node_modules/.installed build/wsclient.zip
+setup: .venv/.installed node_modules/.installed build/wsclient.bundle build/bundleimport.pyc
 
 .venv/.installed: requirements-dev.txt
 	test -x $(PY) || python3 -m venv .venv
@@ -28,8 +28,8 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# The package the page loads: sources plus bytecode compiled by the page's own Pyodide.
-build/wsclient.zip: node_modules/.installed tools/build_package.mjs $(wildcard src/wsclient/*.py)
+# What the page loads: bytecode compiled by the page's own Pyodide (plus sources, for tracebacks).
+build/wsclient.bundle build/bundleimport.pyc &: node_modules/.installed tools/build_package.mjs src/bundleimport.py $(wildcard src/wsclient/*.py)
 	node tools/build_package.mjs
 
 /usr/bin/chromium:

@@ -1,12 +1,11 @@
 """Page entry point: PyScript runs this once the interpreter is up."""
 
-import os
-import sys
+import bundleimport
 
-# pyscript.toml copies build/wsclient.zip into the working directory without unpacking it: Python
-# imports the package straight from the zip (its bytecode is inside), which saves start-up time.
-sys.path.insert(0, os.path.abspath("wsclient.zip"))
+# pyscript.toml copies the package's bundle (bytecode built for this Pyodide, see
+# src/bundleimport.py) and its importer into the working directory.
+bundleimport.install("wsclient.bundle")
 
-from wsclient import app
+from wsclient import app  # noqa: E402 - importable once the bundle is installed
 
 client = app.start()

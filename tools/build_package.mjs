@@ -1,9 +1,10 @@
-// Builds build/wsclient.zip, the package the page loads: src/wsclient's sources plus their
-// bytecode, compiled by the page's own Pyodide (same Python, same magic number). The page does not
-// unpack the zip: `src/main.py` puts it on sys.path and Python imports straight from it
-// (zipimport), so start-up pays neither the unpacking (~40 ms) nor compiling (~100 ms). zipimport
-// wants each module's bytecode next to its source (`wsclient/core.pyc`, not `__pycache__`).
-// Run by `make setup`; the e2e tests rebuild it when it is stale. Usage: node tools/build_package.mjs
+// Builds what the page loads, with the page's own Pyodide (same Python, same bytecode magic):
+// - build/wsclient.bundle: every module of src/wsclient as bytecode, plus its source for
+//   tracebacks (the format is src/bundleimport.py's);
+// - build/bundleimport.pyc: the importer itself, compiled, so the page compiles no source of ours.
+// src/main.py installs the importer, so start-up pays neither unpacking (~40 ms) nor compiling
+// (~100 ms) nor zipimport. Run by `make setup`; the e2e tests rebuild both when stale.
+// Usage: node tools/build_package.mjs
 import fs from "node:fs";
 import path from "node:path";
 import url from "node:url";
@@ -11,28 +12,31 @@ import url from "node:url";
 const root = path.resolve(path.dirname(url.fileURLToPath(import.meta.url)), "..");
 const { loadPyodide } = await import(path.join(root, "node_modules", "pyodide", "pyodide.mjs"));
 const source = path.join(root, "src", "wsclient");
-const target = path.join(root, "build", "wsclient.zip");
+const target = path.join(root, "build");
 
 const py = await loadPyodide();
 py.FS.mkdirTree("/build/wsclient");
+py.FS.writeFile("/build/bundleimport.py", fs.readFileSync(path.join(root, "src", "bundleimport.py")));
 for (const name of fs.readdirSync(source).filter((f) => f.endsWith(".py")).sort()) {
   py.FS.writeFile(`/build/wsclient/${name}`, fs.readFileSync(path.join(source, name)));
 }
 py.runPython(`
-import os, py_compile, zipfile
+import sys
+sys.path.insert(0, "/build")
+import py_compile
+import bundleimport
 
-# Unchecked-hash pycs: the zip is built from these exact sources, so the browser need not re-read
-# them to validate; tracebacks still show source lines (zipimport reads the .py beside the .pyc).
-with zipfile.ZipFile("/build/wsclient.zip", "w", zipfile.ZIP_DEFLATED) as archive:
-    for name in sorted(n for n in os.listdir("/build/wsclient") if n.endswith(".py")):
-        source = f"/build/wsclient/{name}"
-        py_compile.compile(
-            source, cfile=f"{source}c", dfile=f"/home/pyodide/wsclient.zip/wsclient/{name}",
-            doraise=True, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-        )
-        archive.write(source, f"wsclient/{name}")
-        archive.write(f"{source}c", f"wsclient/{name}c")
+with open("/build/wsclient.bundle", "wb") as out:
+    out.write(bundleimport.build("/build/wsclient", "wsclient", "src/wsclient"))
+# Unchecked hash: found without its source (a sourceless .pyc), never revalidated; the hash in
+# its header still lets tests/packaging.py tell whether it matches src/bundleimport.py.
+py_compile.compile(
+    "/build/bundleimport.py", cfile="/build/bundleimport.pyc", dfile="src/bundleimport.py",
+    doraise=True, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+)
 `);
-fs.mkdirSync(path.dirname(target), { recursive: true });
-fs.writeFileSync(target, py.FS.readFile("/build/wsclient.zip"));
-console.log(`built ${path.relative(root, target)}`);
+fs.mkdirSync(target, { recursive: true });
+for (const name of ["wsclient.bundle", "bundleimport.pyc"]) {
+  fs.writeFileSync(path.join(target, name), py.FS.readFile(`/build/${name}`));
+  console.log(`built build/${name}`);
+}

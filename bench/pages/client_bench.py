@@ -3,16 +3,16 @@ every domain store updated, with subscribers on ``messages`` and ``processes``.
 
 Protocol with the harness: see ``bench.js``."""
 
-import os
-import sys
 from typing import Any
 
 import js  # type: ignore[import-not-found]
 
-sys.path.insert(0, os.path.abspath("wsclient.zip"))  # the package, as src/main.py does
+import bundleimport
 
-from wsclient import app
-from wsclient.messages import GenericMessage, ProcessEvent
+bundleimport.install("wsclient.bundle")  # the package, as src/main.py does
+
+from wsclient import app  # noqa: E402 - importable once the bundle is installed
+from wsclient.messages import GenericMessage, ProcessEvent  # noqa: E402
 
 client = app.start()
 bench = js.window.__bench

@@ -7,19 +7,19 @@ throughput bench sends; ``window.__profile`` gets the results and a cProfile of 
 import cProfile
 import io
 import json
-import os
 import pstats
-import sys
 import time
 from typing import Any
 
 import js  # type: ignore[import-not-found]
 from pyodide.ffi import create_proxy, to_js  # type: ignore[import-not-found]
 
-sys.path.insert(0, os.path.abspath("wsclient.zip"))  # the package, as src/main.py does
+import bundleimport
 
-from wsclient.events import EventRouter
-from wsclient.messages import parse
+bundleimport.install("wsclient.bundle")  # the package, as src/main.py does
+
+from wsclient.events import EventRouter  # noqa: E402 - importable once the bundle is installed
+from wsclient.messages import parse  # noqa: E402
 
 # The throughput bench's 100 frames, handed over by the harness (bench/__main__.py).
 FRAMES: list[str] = list(js.window.__benchFrames)

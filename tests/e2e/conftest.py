@@ -32,7 +32,7 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 
 @pytest.fixture(scope="session", autouse=True)
 def _fresh_package() -> None:
-    """The page loads build/wsclient.zip: rebuild it if src/wsclient changed since."""
+    """The page loads build/wsclient.bundle: rebuild it if src/wsclient changed since."""
     if packaging.problems():
         packaging.rebuild()
     assert packaging.problems() == []

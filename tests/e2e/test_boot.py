@@ -47,7 +47,13 @@ def test_frames_received_before_python_runs_are_kept(page: Page, server: ServerT
     """A frame the server sends the moment the socket opens, seconds before Python is up,
     lands in the messages store."""
     page.goto(f"{server.url}index.html")
-    server.wait_for_connections(1, timeout=30)
+    # Waits in the page, not on the server: Playwright must keep serving the requests that the
+    # offline guard routes (early.js is requested only once PyScript asks for the interpreter).
+    page.wait_for_function(
+        "() => window.__wsclientEarly?.opened === true || window.wsclient !== undefined",
+        timeout=60_000,
+    )
+    server.wait_for_connections(1)
     booted = page.evaluate("() => window.wsclient !== undefined")
     server.send(text='{"type": "hello.early", "n": 1}')
     page.wait_for_function("() => window.wsclient !== undefined", timeout=60_000)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import shutil
 import tomllib
 from pathlib import Path
+
+import pytest
 
 from tests import packaging
 
@@ -12,17 +15,40 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_browser_package_holds_every_module_fresh() -> None:
-    """build/wsclient.zip has every module of src/wsclient, byte for byte, with its bytecode."""
+    """build/wsclient.bundle has every module of src/wsclient, byte for byte, and no other;
+    build/bundleimport.pyc was compiled from src/bundleimport.py as it is now."""
     assert packaging.problems() == []
 
 
-def test_pyscript_ships_the_built_package() -> None:
-    """pyscript.toml copies the built zip (and nothing else), unextracted, into the interpreter,
-    and the entry point imports from it (unpacking would cost ~40 ms of start-up)."""
+def test_a_stale_build_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The freshness check above can fail: an edited module or importer is reported."""
+    source = tmp_path / "wsclient"
+    shutil.copytree(packaging.SOURCE, source)
+    (source / "stores.py").write_text((source / "stores.py").read_text() + "\n# edited\n")
+    (source / "extra.py").write_text("")
+    importer = tmp_path / "bundleimport.py"
+    importer.write_bytes(packaging.IMPORTER.read_bytes())
+    monkeypatch.setattr(packaging, "SOURCE", source)
+    monkeypatch.setattr(packaging, "IMPORTER", importer)
+    assert packaging.problems() == [
+        "wsclient.extra is missing from the bundle",
+        "wsclient.stores in the bundle is stale",
+    ]
+    importer.write_text(importer.read_text() + "\n# edited\n")
+    assert packaging.problems() == ["build/bundleimport.pyc is stale: run `make setup`"]
+
+
+def test_pyscript_ships_the_bundle_and_its_importer() -> None:
+    """pyscript.toml copies the bundle and its importer (and nothing else) into the interpreter,
+    and the entry point installs the importer before it imports the package."""
     config = tomllib.loads((ROOT / "pyscript.toml").read_text())
-    assert config["files"] == {"./build/wsclient.zip": "./wsclient.zip"}
+    assert config["files"] == {
+        "./build/wsclient.bundle": "./wsclient.bundle",
+        "./build/bundleimport.pyc": "./bundleimport.pyc",
+    }
     main = (ROOT / "src" / "main.py").read_text()
-    assert main.index('"wsclient.zip"') < main.index("from wsclient import")
+    install = main.index('bundleimport.install("wsclient.bundle")')
+    assert install < main.index("from wsclient import")
 
 
 def test_interpreter_is_local() -> None:

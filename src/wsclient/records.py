@@ -4,8 +4,8 @@
 slots=True)`` takes ~2.5 ms per class at import (it ``exec``s seven generated methods and rebuilds
 the class for ``__slots__``): the package's 18 value types cost ~45 ms, about half of the client's
 start-up. ``record`` generates only ``__init__`` (with ``exec``, so constructing one is as fast as a
-dataclass) and shares ``__eq__``, ``__hash__``, ``__repr__`` and immutability through ``Record``:
-~0.3 ms per class (``python -m bench --only startup`` measures the start-up).
+dataclass; compiled when the first instance is made, so types a page never builds cost nothing)
+and shares ``__eq__``, ``__hash__``, ``__repr__`` and immutability through ``Record``.
 
 What a user of a frozen dataclass relies on holds: fields in declaration order, positional or
 keyword arguments, defaults and ``field(default_factory=...)``, ``__post_init__`` for validation,
@@ -119,10 +119,14 @@ def record(cls: type[R]) -> type[R]:
     source = f"def __init__(self, {', '.join(params)}) -> None:\n    " + "\n    ".join(
         body or ["pass"]
     )
-    exec(source, scope)  # the source is built above from the field names only
-    init = scope["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    type.__setattr__(cls, "__init__", init)
+
+    def __init__(self: Record, *args: Any, **kwargs: Any) -> None:
+        # Compiling each record's __init__ at import cost ~5 ms of the page's start-up, mostly
+        # for types that only the first frames need: the first instance compiles it instead.
+        _compile_init(cls, source, scope)(self, *args, **kwargs)
+
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    type.__setattr__(cls, "__init__", __init__)
     type.__setattr__(cls, "__record_fields__", names)
     type.__setattr__(cls, "__match_args__", names)
     get = operator.attrgetter(*names) if names else None
@@ -134,6 +138,16 @@ def record(cls: type[R]) -> type[R]:
         values = lambda self: get(self)  # noqa: E731
     type.__setattr__(cls, "_values", values)
     return cls
+
+
+def _compile_init(cls: type, source: str, scope: dict[str, Any]) -> Callable[..., None]:
+    """Compile a record's real ``__init__`` (its source is built from the field names only) and
+    put it on the class in place of the one that called this."""
+    exec(source, scope)
+    init: Callable[..., None] = scope["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    type.__setattr__(cls, "__init__", init)
+    return init
 
 
 def _is_classvar(kind: object) -> bool:

@@ -86,6 +86,23 @@ def test_missing_or_unknown_arguments_are_type_errors() -> None:
         Event("t", "a", colour="red")  # type: ignore[call-arg]
 
 
+def test_init_is_compiled_by_the_first_instance_even_a_failing_one() -> None:
+    """Defining a record compiles nothing (start-up); its first construction does, once."""
+
+    @record
+    class Lazy(Record):
+        a: int
+        b: str = "x"
+
+    stub = Lazy.__init__
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'a'"):
+        Lazy()  # type: ignore[call-arg]
+    compiled = Lazy.__init__
+    assert compiled is not stub and compiled.__qualname__.endswith("Lazy.__init__")
+    assert Lazy(1) == Lazy(a=1, b="x") and Lazy(2, "y").b == "y"
+    assert Lazy.__init__ is compiled
+
+
 def test_post_init_validates_construction_and_replace() -> None:
     with pytest.raises(ValueError, match=r"progress must be within 0\.\.1, got 2"):
         Event("t", "a", 2.0)

@@ -192,9 +192,7 @@ def test_only_flat_packages_are_bundled(package: Path, tmp_path: Path) -> None:
 
 def test_asking_for_a_module_it_does_not_hold_is_an_import_error(package: Path) -> None:
     data = bundleimport.build(package, "demo", "src/demo")
-    importer = bundleimport.BundleImporter(
-        bundleimport._table(data, "test")
-    )
+    importer = bundleimport.BundleImporter(bundleimport._table(data, "test"))
     assert importer.find_spec("json") is None
     with pytest.raises(ImportError, match=r"demo\.other is not in this bundle"):
         importer.get_source("demo.other")

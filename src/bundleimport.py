@@ -7,8 +7,8 @@ The table holds only plain values (str, bool, bytes), so any Python can read the
 tests check them against src/ in CPython); only the code needs the bundle's Python.
 
 Why not the zip and ``zipimport``: zipimport parses the zip's directory in Python and loads
-every module's code twice (``find_spec`` asks for the file name, which loads the code): in the
-page, importing wsclient took 43 ms from the zip and 34 ms from a bundle (medians of 6 loads).
+every module's code twice (``find_spec`` asks for the file name, which loads the code): the
+page's ``main.py`` took 62 ms with zipimport, 52 ms with a bundle (medians of 8 interleaved loads).
 
 Stdlib only, no ``js``: built by ``tools/build_package.mjs`` (in Pyodide, so the bytecode
 matches the page's Python), tested in CPython by ``tests/unit/test_bundleimport.py``.

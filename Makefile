@@ -14,10 +14,11 @@ demo: setup
 # Two pytest runs: the server tests use asyncio.run, which fails once pytest-playwright's sync API
 # has an event loop going in the same thread (and pytest may reorder e2e tests among the others).
 test: setup /usr/bin/chromium lint typecheck
+	node --test tests/js
 	$(PY) -m pytest tests/unit tests/server
 	$(PY) -m pytest tests/e2e
 
-setup: .venv/.installed node_modules/.installed build/wsclient.bundle build/bundleimport.pyc
+setup: .venv/.installed node_modules/.installed
 
 .venv/.installed: requirements-dev.txt
 	test -x $(PY) || python3 -m venv .venv
@@ -28,15 +29,12 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# What the page loads: bytecode compiled by the page's own Pyodide (plus sources, for tracebacks).
-build/wsclient.bundle build/bundleimport.pyc &: node_modules/.installed tools/build_package.mjs src/bundleimport.py $(wildcard src/wsclient/*.py)
-	node tools/build_package.mjs
-
 /usr/bin/chromium:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 lint: setup
+	node --check static/wsclient.js
 	$(PY) -m ruff check src tests server bench
 	$(PY) -m ruff format --check src tests server bench
 
@@ -44,6 +42,7 @@ typecheck: setup
 	$(PY) -m mypy --strict src
 
 unit: setup
+	node --test tests/js
 	$(PY) -m pytest tests/unit tests/server
 
 e2e: setup /usr/bin/chromium
@@ -53,4 +52,4 @@ bench: setup /usr/bin/chromium
 	$(PY) -m bench
 
 clean:
-	rm -rf .venv node_modules build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv node_modules .pytest_cache .mypy_cache .ruff_cache

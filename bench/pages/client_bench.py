@@ -7,12 +7,8 @@ from typing import Any
 
 import js  # type: ignore[import-not-found]
 
-import bundleimport
-
-bundleimport.install("wsclient.bundle")  # the package, as src/main.py does
-
-from wsclient import app  # noqa: E402 - importable once the bundle is installed
-from wsclient.messages import GenericMessage, ProcessEvent  # noqa: E402
+from wsclient import app
+from wsclient.messages import GenericMessage, ProcessEvent
 
 client = app.start()
 bench = js.window.__bench

@@ -14,12 +14,8 @@ from typing import Any
 import js  # type: ignore[import-not-found]
 from pyodide.ffi import create_proxy, to_js  # type: ignore[import-not-found]
 
-import bundleimport
-
-bundleimport.install("wsclient.bundle")  # the package, as src/main.py does
-
-from wsclient.events import EventRouter  # noqa: E402 - importable once the bundle is installed
-from wsclient.messages import parse  # noqa: E402
+from wsclient.events import EventRouter
+from wsclient.messages import parse
 
 # The throughput bench's 100 frames, handed over by the harness (bench/__main__.py).
 FRAMES: list[str] = list(js.window.__benchFrames)

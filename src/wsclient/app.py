@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from .config import ConfigError, options_from_query, query_parameters, resolve_url
 from .core import Connection, Health, Options, State
+from .driver import Driver, Port
 from .events import ConnectionState, EventRouter
 from .messages import Message, serialize
 from .records import replace
@@ -22,33 +23,8 @@ from .stores import Readable, Writable, readonly, writable
 log = logging.getLogger("wsclient")
 
 
-class Transport(Protocol):
-    """What the client needs from its I/O side (``browser.BrowserClient`` in the page)."""
-
-    url: str
-
-    def connect(self) -> None: ...
-    def disconnect(self) -> None: ...
-    def send_text(self, text: str) -> None: ...
-    def subscribe(self, project_id: str) -> None: ...
-    def unsubscribe(self, project_id: str) -> None: ...
-    def close(self) -> None: ...
-
-
-class TransportFactory(Protocol):
-    """Builds the transport that runs ``core`` against ``url`` and reports back to the client."""
-
-    def __call__(
-        self,
-        url: str,
-        core: Connection,
-        *,
-        on_text: Callable[[str], object],
-        on_binary: Callable[[int], None],
-        on_batch_end: Callable[[], None],
-        on_health: Callable[[Health], None],
-        clock: Callable[[], float],
-    ) -> Transport: ...
+#: Builds the platform side of the driver (``browser.BrowserPort`` in the page) for a URL.
+PortFactory = Callable[[str, Driver], Port]
 
 
 class Client:
@@ -64,10 +40,8 @@ class Client:
         options: Options | None = None,
         *,
         config_error: str | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        transport: TransportFactory | None = None,
+        port: PortFactory | None = None,
     ) -> None:
-        self.clock = clock
         self.router = EventRouter()
         self.core = Connection(options)
         self._health: Writable[Health] = writable(self.core.health())
@@ -85,39 +59,48 @@ class Client:
         self.dropped = self.router.dropped
         self.errors = self.router.errors
         self._config_error = config_error
-        self._browser: Transport | None = None
-        if url is not None and config_error is None:
-            if transport is None:
-                from .browser import BrowserClient
+        self._state_value = ConnectionState()  # what router.state starts with
+        self.url = url if config_error is None else None
+        self._driver: Driver | None = None
+        if self.url is not None:
+            if port is None:
+                from .browser import BrowserPort
 
-                transport = BrowserClient
-            self._browser = transport(
-                url,
+                port = BrowserPort
+            make_port = port
+            url_ = self.url
+            self._driver = Driver(
                 self.core,
+                lambda driver: make_port(url_, driver),
                 on_text=self.router.handle,
                 on_binary=self.router.drop_binary,
                 on_batch_end=self.router.publish,
                 on_health=self._publish,
-                clock=clock,
             )
         else:
             self._publish_config_error()
 
     @property
-    def url(self) -> str | None:
-        return self._browser.url if self._browser is not None else None
+    def clock(self) -> Callable[[], float]:
+        """The clock of the connection's times (``Health.next_retry_at``)."""
+        return self._driver.port.now if self._driver is not None else time.monotonic
+
+    @property
+    def driver(self) -> Driver | None:
+        """The driver (None when the configuration is unusable)."""
+        return self._driver
 
     # --- commands ----------------------------------------------------------------------------
 
     def connect(self) -> None:
         """Connect (or retry now); a client with a bad configuration stays in its error."""
-        if self._browser is not None:
-            self._browser.connect()
+        if self._driver is not None:
+            self._driver.connect()
 
     def disconnect(self) -> None:
         """Close with 1000 and stay disconnected until ``connect()``."""
-        if self._browser is not None:
-            self._browser.disconnect()
+        if self._driver is not None:
+            self._driver.disconnect()
 
     def send(self, message: object) -> None:
         """Send a JSON-serializable message; queued while not connected.
@@ -126,19 +109,19 @@ class Client:
         before anything is queued.
         """
         text = serialize(message)
-        if self._browser is not None:
-            self._browser.send_text(text)
+        if self._driver is not None:
+            self._driver.send_text(text)
         else:
-            self.core.send(text, self.clock())
+            self.core.send(text, 0.0)
             self._publish_config_error()
 
     def subscribe(self, project_id: str) -> None:
         """Receive the events of ``project_id``; counted, so each subscribe needs an unsubscribe."""
         project_id = _project_id(project_id)
-        if self._browser is not None:
-            self._browser.subscribe(project_id)
+        if self._driver is not None:
+            self._driver.subscribe(project_id)
         else:
-            self.core.subscribe(project_id, self.clock())
+            self.core.subscribe(project_id, 0.0)
         self._subscriptions.set(tuple(self.core.subscriptions))
 
     def unsubscribe(self, project_id: str) -> None:
@@ -148,10 +131,10 @@ class Client:
             raise ValueError(
                 f"not subscribed to project {project_id!r}: call subscribe() before unsubscribe()"
             )
-        if self._browser is not None:
-            self._browser.unsubscribe(project_id)
+        if self._driver is not None:
+            self._driver.unsubscribe(project_id)
         else:
-            self.core.unsubscribe(project_id, self.clock())
+            self.core.unsubscribe(project_id, 0.0)
         self._subscriptions.set(tuple(self.core.subscriptions))
 
     def on(self, type_: str, callback: Callable[[Message], object]) -> Callable[[], None]:
@@ -160,8 +143,8 @@ class Client:
 
     def close(self) -> None:
         """Disconnect and free every browser resource (the page is going away)."""
-        if self._browser is not None:
-            self._browser.close()
+        if self._driver is not None:
+            self._driver.close()
 
     # --- plumbing ----------------------------------------------------------------------------
 
@@ -173,7 +156,10 @@ class Client:
     def _publish(self, health: Health) -> None:
         self._health.set(health)
         status: Any = health.state.value
-        self.router.state.set(ConnectionState(status, health.attempt, health.error))
+        state = ConnectionState(status, health.attempt, health.error)
+        if state != self._state_value:  # subscribers hear changes only, not every health tick
+            self._state_value = state
+            self.router.state.set(state)
 
 
 def _project_id(project_id: object) -> str:
@@ -182,7 +168,7 @@ def _project_id(project_id: object) -> str:
     return project_id.strip()
 
 
-def client_from_page(href: str, transport: TransportFactory | None = None) -> Client:
+def client_from_page(href: str, port: PortFactory | None = None) -> Client:
     """A client configured from the page's URL (``?ws=`` and the timing options)."""
     query = query_parameters(href)
     try:
@@ -190,8 +176,8 @@ def client_from_page(href: str, transport: TransportFactory | None = None) -> Cl
         options = options_from_query(query)
     except ConfigError as exc:
         log.error("wsclient: %s", exc)
-        return Client(None, config_error=str(exc), transport=transport)
-    return Client(url, options, transport=transport)
+        return Client(None, config_error=str(exc), port=port)
+    return Client(url, options, port=port)
 
 
 def start() -> Client:
@@ -199,6 +185,8 @@ def start() -> Client:
     from . import browser, ui
 
     client = client_from_page(browser.page_url())
+    if client.driver is not None and not browser.online():
+        client.driver.went_offline()
     ui.mount_status(client.health, client.clock)
     ui.mount_dashboard(client)
     browser.expose_client(

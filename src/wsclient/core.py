@@ -231,6 +231,54 @@ class Health(Record):
     offline: bool = False  # the browser says it is offline (no attempts are made)
 
 
+class _Phase(Enum):
+    """Where one socket is in its life; each phase has exactly one deadline."""
+
+    OPENING = "opening"  # created, not open yet: deadline = started_at + connect_timeout
+    OPEN = "open"  # open and heard from lately: deadline = last_rx + ping_interval
+    AWAITING_PONG = "awaiting pong"  # a ping (or probe) is out: deadline = pong_deadline
+
+
+class _Link:
+    """Everything about one socket, made when it is opened and dropped with it, so that no field
+    can outlive its socket (h11's rule: what lives and dies together is one object)."""
+
+    __slots__ = (
+        "id",
+        "last_rx",
+        "opened_at",
+        "phase",
+        "ping_id",
+        "ping_sent_at",
+        "pong_deadline",
+        "probing",
+        "rx_since_ping",
+        "started_at",
+        "subscribed",
+    )
+
+    def __init__(self, socket_id: int, now: float) -> None:
+        self.id = socket_id
+        self.phase = _Phase.OPENING
+        self.started_at = now
+        self.opened_at = now
+        # Heartbeat. frame_received only touches last_rx and rx_since_ping.
+        self.last_rx = now
+        self.rx_since_ping = True
+        self.pong_deadline = 0.0  # meaningful in AWAITING_PONG
+        self.probing = False  # the unanswered ping is a probe (we suspect our own link)
+        self.ping_id: str | None = None  # id of the last ping whose pong can give an RTT
+        self.ping_sent_at = 0.0
+        self.subscribed: set[str] = set()  # projects subscribed on this socket
+
+    def deadline(self, options: Options) -> float:
+        if self.phase is _Phase.OPENING:
+            return self.started_at + options.connect_timeout
+        if self.phase is _Phase.AWAITING_PONG:
+            return self.pong_deadline
+        return self.last_rx + options.ping_interval
+
+
 class Connection:
     """The reconnecting connection; see the module docstring for how to drive it."""
 
@@ -243,20 +291,9 @@ class Connection:
         self._actions: list[Action] = []
         self._now = -math.inf
         self._deadline: float | None = None
-        # The current socket: pending until opened, None when there is none.
         self._last_socket_id = 0
-        self._socket_id: int | None = None
-        self._socket_open = False
-        self._attempt_started_at = 0.0
-        self._opened_at = 0.0
-        # Heartbeat. frame_received only touches _last_rx and _rx_since_ping.
-        self._last_rx = 0.0
-        self._rx_since_ping = True
-        self._pong_deadline: float | None = None  # set while a ping is unanswered
-        self._probing = False  # the unanswered ping is a probe (we suspect our own link)
+        self._link: _Link | None = None  # the current socket, pending or open
         self._pings_sent = 0
-        self._ping_id: str | None = None  # id of the last ping whose pong can give an RTT
-        self._ping_sent_at = 0.0
         # Retry ladder.
         self._attempt = 0
         self._ladder_start = self._options.backoff_initial
@@ -267,7 +304,6 @@ class Connection:
         # Outbound.
         self._queue = OutboundQueue(self._options.max_queue)
         self._subscribers: dict[str, int] = {}  # project -> local subscriber count
-        self._subscribed_on_socket: set[str] = set()
         # Health.
         self._last_close_code: int | None = None
         self._last_close_reason = ""
@@ -286,14 +322,14 @@ class Connection:
 
     @property
     def next_deadline(self) -> float | None:
-        """The time the adapter must call ``tick()`` at, or None. ``frame_received`` never moves
-        it; after any other input it may move earlier, so re-arm if it did."""
+        """The time the driver must call ``tick()`` at, or None. ``frame_received`` never moves
+        it; after any other input it may move, so re-arm if it did."""
         return self._deadline
 
     @property
     def socket_id(self) -> int | None:
         """The current socket (pending or open), if any."""
-        return self._socket_id
+        return self._link.id if self._link is not None else None
 
     @property
     def subscriptions(self) -> dict[str, int]:
@@ -301,9 +337,7 @@ class Connection:
         return dict(self._subscribers)
 
     def health(self) -> Health:
-        waiting = (
-            self._state is State.RECONNECTING and self._socket_id is None and not self._offline
-        )
+        waiting = self._state is State.RECONNECTING and self._link is None
         return Health(
             state=self._state,
             attempt=self._attempt if self._state is State.RECONNECTING else 0,
@@ -335,7 +369,7 @@ class Connection:
             self._attempt = 0
             self._ladder_start = self._options.backoff_initial
             self._open_socket(now)
-        elif self._state is State.RECONNECTING and self._socket_id is None:
+        elif self._waiting():
             self._retry(now)
         self._update_deadline()
 
@@ -345,14 +379,15 @@ class Connection:
         if self._state is State.DISCONNECTED:
             return
         self._transition(_Event.DISCONNECT)
-        if self._socket_id is not None:
+        if self._link is not None:
             self._close_current(CLOSE_NORMAL, "client disconnect")
         self._retry_at = None
         self._attempt = 0
         self._update_deadline()
 
     def send(self, text: str, now: float) -> None:
-        """Send already-serialized ``text`` now if connected, else queue it for the next open."""
+        """Send already-serialized ``text`` now if the socket is open, else queue it for the
+        next open."""
         self._advance(now)
         if self._state is State.CONNECTED:
             self._send(text)
@@ -380,25 +415,22 @@ class Connection:
             self._subscribers[project_id] = count - 1
             return
         del self._subscribers[project_id]
-        if self._state is State.CONNECTED and project_id in self._subscribed_on_socket:
-            self._subscribed_on_socket.discard(project_id)
+        link = self._link
+        if self._state is State.CONNECTED and link is not None and project_id in link.subscribed:
+            link.subscribed.discard(project_id)
             self._send(json.dumps({"type": "unsubscribe", "project_id": project_id}))
 
     def went_offline(self, now: float) -> None:
-        """The browser is offline: make no attempts until ``went_online``."""
+        """The browser says it is offline. Only recorded (and shown): ``navigator.onLine`` lies
+        on some systems, so retries go on along the backoff ladder."""
         self._advance(now)
         self._offline = True
-        self._update_deadline()
 
     def went_online(self, now: float) -> None:
         """Back online: retry at once if waiting; probe the link if connected."""
         self._advance(now)
         self._offline = False
-        if self._state is State.RECONNECTING and self._socket_id is None:
-            self._retry(now)
-        elif self._state is State.CONNECTED:
-            self._probe(now)
-        self._update_deadline()
+        self._wake(now)
 
     def page_hidden(self, now: float) -> None:
         """The page was hidden (it may sleep; its timers may be throttled)."""
@@ -406,77 +438,78 @@ class Connection:
         self._hidden = True
 
     def page_visible(self, now: float) -> None:
-        """The page is visible again after being hidden: probe the link if connected."""
+        """The page is visible again after being hidden: retry at once if waiting (as Phoenix
+        does); probe the link if connected."""
         self._advance(now)
-        if self._hidden and self._state is State.CONNECTED:
-            self._probe(now)
+        if self._hidden:
+            self._wake(now)
         self._hidden = False
-        self._update_deadline()
 
     # -- inputs: the socket and the timer ----------------------------------------------------
 
     def socket_opened(self, socket_id: int, now: float) -> None:
         """The socket opened: subscribe every active project once, then flush the queue."""
         self._advance(now)
-        if not self._is_current(socket_id, "socket_opened"):
+        link = self._current(socket_id, "socket_opened")
+        if link is None:
             return
-        if self._socket_open:
+        if link.phase is not _Phase.OPENING:
             raise InvalidTransition(self._state, f"socket_opened for open socket {socket_id}")
         self._transition(_Event.OPENED)
-        self._socket_open = True
-        self._opened_at = now
-        self._last_rx = now
-        self._rx_since_ping = True
-        self._pong_deadline = None
-        self._probing = False
-        self._subscribed_on_socket.clear()
+        link.phase = _Phase.OPEN
+        link.opened_at = now
+        link.last_rx = now
         for project_id in self._subscribers:
             self._send_subscribe(project_id)
         for text in self._queue.drain():
             self._send(text)
-        self._measure_rtt(now)
+        self._measure_rtt(link, now)
         self._update_deadline()
 
     def frame_received(self, socket_id: int, now: float) -> None:
         """Any inbound frame (valid or not): the link is alive. The hot path: O(1), allocates
         nothing, never moves ``next_deadline``."""
-        if socket_id == self._socket_id:
-            self._last_rx = now
-            self._rx_since_ping = True
+        link = self._link
+        if link is not None and link.id == socket_id:
+            link.last_rx = now
+            link.rx_since_ping = True
 
     def pong_received(self, socket_id: int, ping_id: str | None, now: float) -> None:
         """A ``pong`` frame (after ``frame_received``): if it echoes our last ping, record RTT."""
         self._advance(now)
-        if socket_id == self._socket_id and ping_id is not None and ping_id == self._ping_id:
-            self._rtt = now - self._ping_sent_at
-            self._ping_id = None
+        link = self._link
+        echoed = link is not None and link.id == socket_id and link.ping_id is not None
+        if echoed and link is not None and ping_id == link.ping_id:
+            self._rtt = now - link.ping_sent_at
+            link.ping_id = None
 
     def socket_closed(self, socket_id: int, code: int, reason: str, now: float) -> None:
         """The socket closed (the browser's close event)."""
         self._advance(now)
-        if not self._is_current(socket_id, "socket_closed"):
+        link = self._current(socket_id, "socket_closed")
+        if link is None:
             return
-        self._socket_id = None
+        self._link = None
         self._record_close(code, reason)
         if is_fatal_close(code):
             self._transition(_Event.REJECTED)
             self._error = reason or f"closed with code {code}"
-            self._socket_open = False
             self._attempt = 0
             self._retry_at = None
             logger.warning("server refused the connection (%d %s): not retrying", code, reason)
         else:
-            self._lost(now, far_side=True)
+            self._lost(link, now, far_side=True)
         self._update_deadline()
 
     def socket_error(self, socket_id: int, now: float) -> None:
         """The socket failed (the browser's error event); a close event may follow and is then
         ignored."""
         self._advance(now)
-        if not self._is_current(socket_id, "socket_error"):
+        link = self._current(socket_id, "socket_error")
+        if link is None:
             return
         self._close_current(CLOSE_LINK_FAILED, "socket error")
-        self._lost(now, far_side=True)
+        self._lost(link, now, far_side=True)
         self._update_deadline()
 
     def tick(self, now: float) -> None:
@@ -501,26 +534,38 @@ class Connection:
             logger.info("connection %s -> %s (%s)", self._state.value, target.value, event.value)
         self._state = target
 
-    def _is_current(self, socket_id: int, event: str) -> bool:
-        if socket_id == self._socket_id:
-            return True
+    def _waiting(self) -> bool:
+        """Waiting for a retry (no socket)."""
+        return self._state is State.RECONNECTING and self._link is None
+
+    def _current(self, socket_id: int, event: str) -> _Link | None:
+        """The link for ``socket_id`` if it is the current socket; None for a stale one."""
+        link = self._link
+        if link is not None and link.id == socket_id:
+            return link
         if not 1 <= socket_id <= self._last_socket_id:
             raise InvalidTransition(self._state, f"{event} for socket {socket_id}, never opened")
         logger.debug("%s from stale socket %d ignored", event, socket_id)
-        return False
+        return None
+
+    def _wake(self, now: float) -> None:
+        """Something suggests the network is usable again: retry now if waiting, else probe."""
+        if self._waiting():
+            self._retry(now)
+        elif self._state is State.CONNECTED:
+            self._probe(now)
+        self._update_deadline()
 
     def _open_socket(self, now: float) -> None:
         self._last_socket_id += 1
-        self._socket_id = self._last_socket_id
-        self._socket_open = False
-        self._attempt_started_at = now
+        self._link = _Link(self._last_socket_id, now)
         self._retry_at = None
-        self._actions.append(OpenSocket(self._socket_id))
+        self._actions.append(OpenSocket(self._last_socket_id))
 
     def _close_current(self, code: int, reason: str) -> None:
-        assert self._socket_id is not None
-        self._actions.append(CloseSocket(self._socket_id, code, reason))
-        self._socket_id = None
+        assert self._link is not None
+        self._actions.append(CloseSocket(self._link.id, code, reason))
+        self._link = None
         self._record_close(code, reason)
 
     def _record_close(self, code: int, reason: str) -> None:
@@ -528,47 +573,48 @@ class Connection:
         self._last_close_reason = reason
 
     def _send(self, text: str) -> None:
-        assert self._socket_id is not None
-        self._actions.append(SendText(self._socket_id, text))
+        assert self._link is not None
+        self._actions.append(SendText(self._link.id, text))
 
     def _send_subscribe(self, project_id: str) -> None:
-        self._subscribed_on_socket.add(project_id)
+        assert self._link is not None
+        self._link.subscribed.add(project_id)
         self._send(json.dumps({"type": "subscribe", "project_id": project_id}))
 
-    def _send_ping(self, now: float, timeout: float) -> None:
+    def _measure_rtt(self, link: _Link, now: float) -> str:
+        """Send a ping whose pong gives the round trip; return its id. On open it is sent with no
+        deadline, so the UI shows an RTT from the start even when the server's own traffic means
+        no heartbeat ping is ever needed; a server that never answers just leaves it unknown."""
         self._pings_sent += 1
-        self._ping_id = str(self._pings_sent)
-        self._ping_sent_at = now
-        self._rx_since_ping = False
-        self._pong_deadline = now + timeout
-        self._send(json.dumps({"type": "ping", "id": self._ping_id}))
+        link.ping_id = str(self._pings_sent)
+        link.ping_sent_at = now
+        self._send(json.dumps({"type": "ping", "id": link.ping_id}))
+        return link.ping_id
 
-    def _measure_rtt(self, now: float) -> None:
-        """A ping that only measures the round trip (no deadline): the UI shows an RTT from the
-        moment a connection opens, even when the server's own traffic means no heartbeat ping
-        is ever needed. A server that never answers pings just leaves the RTT unknown."""
-        self._pings_sent += 1
-        self._ping_id = str(self._pings_sent)
-        self._ping_sent_at = now
-        self._send(json.dumps({"type": "ping", "id": self._ping_id}))
+    def _send_ping(self, link: _Link, now: float, timeout: float) -> None:
+        """A heartbeat ping: some frame must arrive within ``timeout``."""
+        self._measure_rtt(link, now)
+        link.rx_since_ping = False
+        link.phase = _Phase.AWAITING_PONG
+        link.pong_deadline = now + timeout
 
     def _probe(self, now: float) -> None:
         """Ping now and expect a frame within ``probe_timeout`` (never later than a pending
         ping's deadline)."""
-        pending = self._pong_deadline if not self._rx_since_ping else None
-        self._send_ping(now, self._options.probe_timeout)
-        if pending is not None and self._pong_deadline is not None:
-            self._pong_deadline = min(pending, self._pong_deadline)
-        self._probing = True
+        link = self._link
+        assert link is not None
+        pending = link.phase is _Phase.AWAITING_PONG and not link.rx_since_ping
+        previous = link.pong_deadline
+        self._send_ping(link, now, self._options.probe_timeout)
+        if pending:
+            link.pong_deadline = min(previous, link.pong_deadline)
+        link.probing = True
 
-    def _lost(self, now: float, *, far_side: bool) -> None:
+    def _lost(self, link: _Link, now: float, *, far_side: bool) -> None:
         """The current socket is gone (already closed or told to close); plan the next attempt."""
-        established = self._socket_open and now - self._opened_at >= self._options.min_uptime
-        suspected_here = self._offline or (self._probing and not self._rx_since_ping)
-        self._socket_open = False
-        self._pong_deadline = None
-        self._probing = False
-        self._ping_id = None
+        was_open = link.phase is not _Phase.OPENING
+        established = was_open and now - link.opened_at >= self._options.min_uptime
+        suspected_here = self._offline or (link.probing and not link.rx_since_ping)
         self._transition(_Event.LOST)
         if established or self._attempt == 0:
             self._attempt = 1
@@ -578,10 +624,6 @@ class Connection:
                 self._ladder_start = self._options.backoff_initial
         else:
             self._attempt += 1
-        if self._offline:
-            self._retry_at = None
-            logger.info("connection lost while offline: waiting to come back online")
-            return
         options = self._options
         delay = reconnect_delay(
             self._attempt,
@@ -598,28 +640,25 @@ class Connection:
         self._open_socket(now)
 
     def _update_deadline(self) -> None:
-        if self._socket_id is None:
-            waiting = self._state is State.RECONNECTING and not self._offline
-            self._deadline = self._retry_at if waiting else None
-        elif not self._socket_open:
-            self._deadline = self._attempt_started_at + self._options.connect_timeout
-        elif self._pong_deadline is not None:
-            self._deadline = self._pong_deadline
+        link = self._link
+        if link is not None:
+            self._deadline = link.deadline(self._options)
         else:
-            self._deadline = self._last_rx + self._options.ping_interval
+            self._deadline = self._retry_at if self._state is State.RECONNECTING else None
 
     def _on_deadline(self, now: float) -> None:
-        if self._socket_id is None:
+        link = self._link
+        if link is None:
             self._retry(now)
-        elif not self._socket_open:
+        elif link.phase is _Phase.OPENING:
             self._close_current(CLOSE_LINK_FAILED, "connect timeout")
-            self._lost(now, far_side=False)
-        elif self._pong_deadline is not None and not self._rx_since_ping:
+            self._lost(link, now, far_side=False)
+        elif link.phase is _Phase.AWAITING_PONG and not link.rx_since_ping:
             self._close_current(CLOSE_LINK_FAILED, "heartbeat timeout")
             logger.warning("no frame within the pong timeout: closing the dead link")
-            self._lost(now, far_side=False)
+            self._lost(link, now, far_side=False)
         else:
-            self._pong_deadline = None
-            self._probing = False
-            if now - self._last_rx >= self._options.ping_interval:
-                self._send_ping(now, self._options.pong_timeout)
+            link.phase = _Phase.OPEN
+            link.probing = False
+            if now - link.last_rx >= self._options.ping_interval:
+                self._send_ping(link, now, self._options.pong_timeout)

@@ -14,7 +14,6 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, Route
 
 from server import ServerThread, chromium
-from tests import packaging
 
 ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK = chromium.LOOPBACK
@@ -28,14 +27,6 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
         "executable_path": chromium.EXECUTABLE,
         "args": list(chromium.ARGS),
     }
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _fresh_package() -> None:
-    """The page loads build/wsclient.bundle: rebuild it if src/wsclient changed since."""
-    if packaging.problems():
-        packaging.rebuild()
-    assert packaging.problems() == []
 
 
 @pytest.fixture(scope="session")

@@ -2,90 +2,58 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import ClassVar
-
 import pytest
+from fakes import FakePort
 
 from wsclient import get
 from wsclient.app import Client, client_from_page
-from wsclient.core import CloseSocket, Connection, Health, OpenSocket, SendText
+from wsclient.driver import Driver
 from wsclient.events import ConnectionState
 
 
-class FakeTransport:
-    """Carries out the core's actions at once, like browser.BrowserClient but without a browser."""
+class Page:
+    """The client on a fake port, with the browser's side of its socket."""
 
-    instances: ClassVar[list[FakeTransport]] = []
+    def __init__(self, href: str = "http://x.test/") -> None:
+        self.ports: list[FakePort] = []
+        self.client = client_from_page(href, port=self._make_port)
 
-    def __init__(
-        self,
-        url: str,
-        core: Connection,
-        *,
-        on_text: Callable[[str], object],
-        on_binary: Callable[[int], None],
-        on_batch_end: Callable[[], None],
-        on_health: Callable[[Health], None],
-        clock: Callable[[], float],
-    ) -> None:
-        self.url = url
-        self.core = core
-        self.on_text = on_text
-        self.on_health = on_health
-        self.clock = clock
-        self.socket: int | None = None
-        self.sent: list[str] = []
-        FakeTransport.instances.append(self)
+    def _make_port(self, url: str, driver: Driver) -> FakePort:
+        port = FakePort()
+        self.ports.append(port)
+        self.driver = driver
+        return port
 
-    def _perform(self) -> None:
-        for action in self.core.take_actions():
-            if isinstance(action, OpenSocket):
-                self.socket = action.socket_id
-            elif isinstance(action, SendText):
-                self.sent.append(action.text)
-            elif isinstance(action, CloseSocket):
-                self.socket = None
-        self.on_health(self.core.health())
+    @property
+    def port(self) -> FakePort:
+        return self.ports[-1]
 
-    def connect(self) -> None:
-        self.core.connect(self.clock())
-        self._perform()
+    @property
+    def socket(self) -> int:
+        socket_id = self.client.core.socket_id
+        assert socket_id is not None
+        return socket_id
 
-    def disconnect(self) -> None:
-        self.core.disconnect(self.clock())
-        self._perform()
+    @property
+    def sent(self) -> list[str]:
+        return [text for texts in self.port.sent.values() for text in texts]
 
-    def send_text(self, text: str) -> None:
-        self.core.send(text, self.clock())
-        self._perform()
-
-    def subscribe(self, project_id: str) -> None:
-        self.core.subscribe(project_id, self.clock())
-        self._perform()
-
-    def unsubscribe(self, project_id: str) -> None:
-        self.core.unsubscribe(project_id, self.clock())
-        self._perform()
-
-    def close(self) -> None:
-        self.disconnect()
-
-    # what the browser would report
     def opened(self) -> None:
-        assert self.socket is not None
-        self.core.socket_opened(self.socket, self.clock())
-        self._perform()
+        self.port.open.add(self.socket)
+        self.driver.socket_opened(self.socket)
 
     def closed(self, code: int, reason: str = "") -> None:
-        assert self.socket is not None
-        self.core.socket_closed(self.socket, code, reason, self.clock())
-        self._perform()
+        socket_id = self.socket
+        self.port.gone(socket_id)
+        self.driver.socket_closed(socket_id, code, reason)
+
+    def frames(self, *texts: str) -> None:
+        self.driver.frames(self.socket, list(texts))
 
 
-def make_client() -> tuple[Client, FakeTransport]:
-    client = Client("ws://x.test/ws", clock=lambda: 0.0, transport=FakeTransport)
-    return client, FakeTransport.instances[-1]
+def make_client() -> tuple[Client, Page]:
+    page = Page()
+    return page.client, page
 
 
 def test_state_store_follows_the_connection() -> None:
@@ -160,7 +128,7 @@ def test_queued_send_goes_out_on_open() -> None:
 
 def test_bad_url_from_the_page_is_an_error_state_not_an_exception() -> None:
     """?ws=ftp://… gives an error state naming the problem; sends still queue."""
-    client = client_from_page("http://a.test/?ws=ftp://b.test/ws", transport=FakeTransport)
+    client = Page("http://a.test/?ws=ftp://b.test/ws").client
     state = get(client.state)
     assert state.status == "error"
     assert state.error is not None and "invalid WebSocket URL" in state.error
@@ -172,9 +140,33 @@ def test_bad_url_from_the_page_is_an_error_state_not_an_exception() -> None:
 
 def test_page_options_reach_the_core() -> None:
     """Millisecond options in the page URL configure the connection."""
-    client = client_from_page(
-        "http://a.test/?ping_interval=1500&backoff_max=2000", transport=FakeTransport
-    )
+    client = Page("http://a.test/?ping_interval=1500&backoff_max=2000").client
     assert client.core.options.ping_interval == 1.5
     assert client.core.options.backoff_max == 2.0
     assert client.url == "ws://a.test/ws"
+
+
+def test_state_subscribers_hear_changes_only() -> None:
+    """50 sends while down change the queue depth, not the state: one notification in all."""
+    client, _ = make_client()
+    seen: list[ConnectionState] = []
+    client.state.subscribe(seen.append)
+    for n in range(50):
+        client.send({"type": "note", "n": n})
+    assert seen == [ConnectionState("disconnected", 0, None)]
+    client.connect()
+    assert [s.status for s in seen] == ["disconnected", "connecting"]
+
+
+def test_removing_a_listener_twice_is_harmless() -> None:
+    """A listener remover called again does nothing (and removes no other listener)."""
+    client, page = make_client()
+    calls: list[str] = []
+    off = client.on("x", lambda m: calls.append("first"))
+    client.on("x", lambda m: calls.append("second"))
+    off()
+    off()
+    client.connect()
+    page.opened()
+    page.frames('{"type": "x"}')
+    assert calls == ["second"]

@@ -320,16 +320,19 @@ def test_connect_while_waiting_retries_now() -> None:
 # -- offline / online -----------------------------------------------------------------------
 
 
-def test_no_attempts_while_offline() -> None:
-    """Offline cancels the retry timer: no attempt is burnt however long it lasts."""
-    b = FakeBrowser()
+def test_offline_keeps_retrying_on_the_ladder() -> None:
+    """``navigator.onLine`` lies on some systems: while "offline" the retries go on, each on
+    the backoff ladder, and the health says offline."""
+    b = FakeBrowser(random=lambda: 1.0)
     b.connect()
     b.closed(1006)
     b.offline()
-    assert b.core.next_deadline is None
-    assert b.core.health().next_retry_at is None
-    assert b.advance(3600) == []
-    assert b.core.health().attempt == 1
+    assert b.core.health().offline is True
+    assert b.core.next_deadline == 1.0
+    assert_actions(b.advance(1.0), [OpenSocket(2)])
+    b.closed(1006)
+    assert b.core.next_deadline == b.now + 2.0
+    assert_actions(b.advance(2.0), [OpenSocket(3)])
 
 
 def test_going_online_retries_at_once() -> None:
@@ -338,18 +341,40 @@ def test_going_online_retries_at_once() -> None:
     b.connect()
     b.closed(1006)
     b.offline()
-    b.advance(100)
+    b.advance(0.1)
     assert_actions(b.online(), [OpenSocket(2)])
     assert b.core.health().attempt == 1
+    assert b.core.health().offline is False
 
 
-def test_failure_while_offline_waits_for_online() -> None:
-    """A socket lost while offline schedules nothing until the browser is back online."""
-    b = connected()
+def test_failure_while_offline_retries_from_the_short_window() -> None:
+    """A socket lost while offline is our side's failure: the ladder starts at
+    ``backoff_initial``, not at the wider window of a server-side drop."""
+    b = connected(random=lambda: 1.0)
+    b.advance(6)  # up longer than min_uptime
     b.offline()
     b.closed(1006)
-    assert b.core.next_deadline is None
-    assert_actions(b.online(), [OpenSocket(2)])
+    assert b.core.next_deadline == b.now + b.core.options.backoff_initial
+
+
+def test_page_visible_while_waiting_retries_at_once() -> None:
+    """The page becoming visible while a retry is pending retries now (as Phoenix does)."""
+    b = FakeBrowser(random=lambda: 1.0)
+    b.connect()
+    b.closed(1006)
+    b.core.page_hidden(b.now)
+    b.advance(0.2)
+    b.core.page_visible(b.now)
+    assert_actions(b.pump(), [OpenSocket(2)])
+
+
+def test_page_visible_without_having_been_hidden_changes_nothing() -> None:
+    """A visibility event that does not follow a hide neither retries nor probes."""
+    b = FakeBrowser(random=lambda: 1.0)
+    b.connect()
+    b.closed(1006)
+    b.core.page_visible(b.now)
+    assert b.pump() == []
 
 
 # -- misuse ---------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
-"""A fake browser for the connection core: one fake clock, one timer, fake sockets. No tests here.
+"""The connection core driven by the real driver on a fake port. No tests here.
 
-``FakeBrowser`` does what the real adapter does -- arms one timer for ``next_deadline``, carries out
-the actions in order, feeds socket events back with the socket's id -- and checks on every step
-that at most one socket is alive and nothing is sent on a socket that is not open.
+``FakeBrowser`` runs ``driver.Driver`` (the loop the page uses) on ``fakes.FakePort``, whose one
+timer fires only when the test lets time pass, and which checks on every step that at most one
+socket is alive and nothing is sent on a socket that is not open.
 """
 
 from __future__ import annotations
@@ -11,10 +11,16 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from wsclient.core import Action, CloseSocket, Connection, OpenSocket, Options, SendText
+from fakes import FakePort
+
+from wsclient.core import Action, CloseSocket, Connection, Health, OpenSocket, Options, SendText
+from wsclient.driver import Driver
+from wsclient.messages import Drop, parse
 
 
 class FakeBrowser:
+    """The real ``Driver`` on a ``FakePort``: each input returns the actions it caused."""
+
     def __init__(
         self,
         options: Options | None = None,
@@ -23,47 +29,59 @@ class FakeBrowser:
         now: float = 0.0,
     ) -> None:
         self.core = Connection(options, random=random)
-        self.now = now
-        self.alive: set[int] = set()  # sockets created and not closed
-        self.open: set[int] = set()  # of those, the ones that opened
-        self.sent: dict[int, list[str]] = {}  # socket -> texts sent on it
-        self.history: list[tuple[float, Action]] = []
+        self.port = FakePort(now)
+        self.texts: list[str] = []
+        self.healths: list[Health] = []
+        self.driver = Driver(
+            self.core,
+            lambda _driver: self.port,
+            on_text=self._on_text,
+            on_binary=lambda _size: None,
+            on_batch_end=lambda: None,
+            on_health=self.healths.append,
+        )
 
-    # -- carrying out actions ------------------------------------------------------------
+    def _on_text(self, text: str) -> object:
+        self.texts.append(text)
+        message = parse(text)
+        return None if isinstance(message, Drop) else message
+
+    @property
+    def now(self) -> float:
+        return self.port.time
+
+    @property
+    def alive(self) -> set[int]:
+        return self.port.alive
+
+    @property
+    def open(self) -> set[int]:
+        return self.port.open
+
+    @property
+    def sent(self) -> dict[int, list[str]]:
+        return self.port.sent
+
+    @property
+    def history(self) -> list[tuple[float, Action]]:
+        return self.port.history
 
     def pump(self) -> list[Action]:
-        """Carry out the core's pending actions, checking the socket invariants."""
-        actions = self.core.take_actions()
-        for action in actions:
-            self.history.append((self.now, action))
-            if isinstance(action, OpenSocket):
-                assert not self.alive, f"opened socket {action.socket_id} while {self.alive} alive"
-                self.alive.add(action.socket_id)
-                self.sent[action.socket_id] = []
-            elif isinstance(action, SendText):
-                assert action.socket_id in self.open, f"sent on socket {action.socket_id}: not open"
-                self.sent[action.socket_id].append(action.text)
-            else:
-                assert action.socket_id in self.alive, f"closed dead socket {action.socket_id}"
-                self._gone(action.socket_id)
-        return actions
-
-    def _gone(self, socket_id: int) -> None:
-        self.alive.discard(socket_id)
-        self.open.discard(socket_id)
+        """Settle the driver after a direct input to the core; returns what it did."""
+        self.driver.settle()
+        return self.port.take()
 
     # -- the clock -------------------------------------------------------------------------
 
     def advance(self, seconds: float) -> list[Action]:
-        """Let ``seconds`` pass, firing the one timer whenever it is due."""
-        target = self.now + seconds
-        actions: list[Action] = []
-        while (deadline := self.core.next_deadline) is not None and deadline <= target:
-            self.now = max(self.now, deadline)
-            self.core.tick(self.now)
-            actions += self.pump()
-        self.now = target
-        return actions
+        """Let ``seconds`` pass, firing the one timer the driver armed whenever it is due."""
+        target = self.port.time + seconds
+        while (at := self.port.timer_at) is not None and at <= target:
+            self.port.time = max(self.port.time, at)
+            self.port.timer_at = None
+            self.driver.timer_fired()
+        self.port.time = target
+        return self.port.take()
 
     # -- inputs ----------------------------------------------------------------------------
 
@@ -74,68 +92,69 @@ class FakeBrowser:
         return socket_id
 
     def connect(self) -> list[Action]:
-        self.core.connect(self.now)
-        return self.pump()
+        self.driver.connect()
+        return self.port.take()
 
     def disconnect(self) -> list[Action]:
-        self.core.disconnect(self.now)
-        return self.pump()
+        self.driver.disconnect()
+        return self.port.take()
 
     def opened(self) -> list[Action]:
         """Open the pending socket; returns its actions *without* the trailing RTT ping, which
         every open must end with (checked here, so each test need not repeat it)."""
         socket_id = self.socket
-        self.open.add(socket_id)
-        self.core.socket_opened(socket_id, self.now)
-        actions = self.pump()
+        self.port.open.add(socket_id)
+        self.driver.socket_opened(socket_id)
+        actions = self.port.take()
         last = actions[-1] if actions else None
         assert isinstance(last, SendText) and json.loads(last.text)["type"] == "ping", actions
         return actions[:-1]
 
     def closed(self, code: int = 1006, reason: str = "") -> list[Action]:
         socket_id = self.socket
-        self._gone(socket_id)
-        self.core.socket_closed(socket_id, code, reason, self.now)
-        return self.pump()
+        self.port.gone(socket_id)
+        self.driver.socket_closed(socket_id, code, reason)
+        return self.port.take()
 
     def error(self) -> list[Action]:
         self.core.socket_error(self.socket, self.now)
         return self.pump()
 
-    def frame(self) -> None:
-        self.core.frame_received(self.socket, self.now)
+    def frame(self, text: str = '{"type": "system.heartbeat"}') -> list[Action]:
+        self.driver.frames(self.socket, [text])
+        return self.port.take()
 
-    def pong(self, ping_id: str | None) -> None:
-        self.core.frame_received(self.socket, self.now)
-        self.core.pong_received(self.socket, ping_id, self.now)
+    def pong(self, ping_id: str | None) -> list[Action]:
+        pong = {"type": "pong"} if ping_id is None else {"type": "pong", "id": ping_id}
+        return self.frame(json.dumps(pong))
 
     def send(self, text: str) -> list[Action]:
-        self.core.send(text, self.now)
-        return self.pump()
+        self.driver.send_text(text)
+        return self.port.take()
 
     def subscribe(self, project_id: str) -> list[Action]:
-        self.core.subscribe(project_id, self.now)
-        return self.pump()
+        self.driver.subscribe(project_id)
+        return self.port.take()
 
     def unsubscribe(self, project_id: str) -> list[Action]:
-        self.core.unsubscribe(project_id, self.now)
-        return self.pump()
+        self.driver.unsubscribe(project_id)
+        return self.port.take()
 
     def offline(self) -> list[Action]:
-        self.core.went_offline(self.now)
-        return self.pump()
+        self.driver.went_offline()
+        return self.port.take()
 
     def online(self) -> list[Action]:
-        self.core.went_online(self.now)
-        return self.pump()
+        self.driver.went_online()
+        return self.port.take()
 
     def hidden(self) -> list[Action]:
-        self.core.page_hidden(self.now)
-        return self.pump()
+        self.driver.page_hidden()
+        return self.port.take()
 
     def visible(self) -> list[Action]:
-        self.core.page_visible(self.now)
-        return self.pump()
+        self.driver.page_visible()
+        return self.port.take()
 
     # -- scenarios -------------------------------------------------------------------------
 

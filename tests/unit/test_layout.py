@@ -3,52 +3,34 @@
 from __future__ import annotations
 
 import re
-import shutil
 import tomllib
 from pathlib import Path
-
-import pytest
-
-from tests import packaging
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_browser_package_holds_every_module_fresh() -> None:
-    """build/wsclient.bundle has every module of src/wsclient, byte for byte, and no other;
-    build/bundleimport.pyc was compiled from src/bundleimport.py as it is now."""
-    assert packaging.problems() == []
-
-
-def test_a_stale_build_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The freshness check above can fail: an edited module or importer is reported."""
-    source = tmp_path / "wsclient"
-    shutil.copytree(packaging.SOURCE, source)
-    (source / "stores.py").write_text((source / "stores.py").read_text() + "\n# edited\n")
-    (source / "extra.py").write_text("")
-    importer = tmp_path / "bundleimport.py"
-    importer.write_bytes(packaging.IMPORTER.read_bytes())
-    monkeypatch.setattr(packaging, "SOURCE", source)
-    monkeypatch.setattr(packaging, "IMPORTER", importer)
-    assert packaging.problems() == [
-        "wsclient.extra is missing from the bundle",
-        "wsclient.stores in the bundle is stale",
-    ]
-    importer.write_text(importer.read_text() + "\n# edited\n")
-    assert packaging.problems() == ["build/bundleimport.pyc is stale: run `make setup`"]
-
-
-def test_pyscript_ships_the_bundle_and_its_importer() -> None:
-    """pyscript.toml copies the bundle and its importer (and nothing else) into the interpreter,
-    and the entry point installs the importer before it imports the package."""
+def test_pyscript_ships_every_module_of_the_package() -> None:
+    """pyscript.toml's [files] list is exactly src/wsclient/*.py, each to wsclient/ (a module
+    missing here is an ImportError only in the browser)."""
     config = tomllib.loads((ROOT / "pyscript.toml").read_text())
-    assert config["files"] == {
-        "./build/wsclient.bundle": "./wsclient.bundle",
-        "./build/bundleimport.pyc": "./bundleimport.pyc",
-    }
-    main = (ROOT / "src" / "main.py").read_text()
-    install = main.index('bundleimport.install("wsclient.bundle")')
-    assert install < main.index("from wsclient import")
+    files = config["files"]
+    assert files["{FROM}"] == "./src/wsclient"
+    assert files["{TO}"] == "./wsclient"
+    entries = {key: value for key, value in files.items() if key not in ("{FROM}", "{TO}")}
+    shipped = {key.removeprefix("{FROM}/") for key in entries}
+    assert set(entries.values()) == {"{TO}/"}
+    modules = {p.name for p in (ROOT / "src" / "wsclient").glob("*.py")}
+    assert shipped == modules
+
+
+def test_pyscript_loads_the_adapters_javascript() -> None:
+    """The JS half of the browser adapter is registered under the name browser.py imports."""
+    config = tomllib.loads((ROOT / "pyscript.toml").read_text())
+    assert config["js_modules"]["main"] == {"./static/wsclient.js": "wsclient_js"}
+    assert (
+        "from pyscript.js_modules import wsclient_js"
+        in (ROOT / "src" / "wsclient" / "browser.py").read_text()
+    )
 
 
 def test_interpreter_is_local() -> None:
@@ -67,11 +49,11 @@ def test_page_names_no_remote_url() -> None:
 
 
 def test_every_local_path_the_page_names_exists() -> None:
-    """index.html names PyScript's hashed chunks (modulepreload): an upgrade that renames them
-    must fail here, not silently fetch a 404 at every start-up."""
+    """Every path index.html names exists after set-up (a renamed file fails here, not as a 404
+    in the browser); no hashed build name is written by hand."""
     html = (ROOT / "index.html").read_text()
     paths = re.findall(r'(?:href|src)="\./([^"]+)"', html)
     paths += re.findall(r'"\./(node_modules/[^"]+)"', html)  # the import map
-    assert any("modulepreload" in line for line in html.splitlines())
+    assert not [p for p in paths if re.search(r"-[A-Za-z0-9_-]{8}\.js$", p)]
     missing = [p for p in sorted(set(paths)) if not (ROOT / p).is_file()]
     assert paths and missing == []

@@ -1,7 +1,7 @@
 """Reconnect storm: 10,000 clients lose their server at once; how hard do they hit it?
 
-Every client is a real ``wsclient.core.Connection`` driven the way the browser adapter drives it
-(one timer armed for ``next_deadline``; socket events fed back with the socket's id) under one fake
+Every client is a real ``wsclient.core.Connection`` run by the page's own ``wsclient.driver.Driver``
+on a simulated port (its sockets and its one timer are events on a shared queue) under one fake
 clock. The scenario:
 
 - all clients have been connected for 10 s when, at t = 0, the server goes away and every socket
@@ -40,7 +40,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from wsclient.core import CloseSocket, Connection, OpenSocket, Options
+from wsclient.core import Connection, Options
+from wsclient.driver import Driver
 from wsclient.records import replace
 
 CLIENTS = 10_000
@@ -84,6 +85,59 @@ def peak_in_window(times: Sequence[float], width: float = WINDOW) -> tuple[int, 
     return best, best_at
 
 
+class StormPort:
+    """One client's platform in the simulation: sockets and its one timer become scheduled
+    events on the shared queue (``driver.Port``)."""
+
+    def __init__(self, storm: Storm, client: int) -> None:
+        self.storm = storm
+        self.client = client
+        self.timer = 0  # generation of the armed timer; re-arming or cancelling bumps it
+
+    def now(self) -> float:
+        return self.storm.now
+
+    def open_socket(self, socket_id: int) -> None:
+        storm = self.storm
+        if storm.now < DOWN_AT:
+            return  # the connection made before the scenario: opened by hand in simulate()
+        storm.attempts.append(storm.now)
+        kind = _OPENED if storm.now >= BACK_AT else _REFUSED
+        storm.push(storm.now + LATENCY, kind, self.client, socket_id)
+
+    def send(self, socket_id: int, text: str) -> None:
+        pass
+
+    def close_socket(self, socket_id: int, code: int, reason: str) -> None:
+        pass  # the fake socket is gone; its events would be stale anyway
+
+    def set_timer(self, delay: float | None) -> None:
+        self.timer += 1
+        if delay is not None:
+            self.storm.push(self.storm.now + delay, _TIMER, self.client, self.timer)
+
+    def dispose(self) -> None:
+        pass
+
+
+class Storm:
+    """The shared clock and event queue of the simulation."""
+
+    def __init__(self) -> None:
+        self.now = DOWN_AT - 10.0
+        self.events: list[tuple[float, int, int, int, int]] = []  # (time, seq, kind, client, n)
+        self.seq = 0
+        self.attempts: list[float] = []
+
+    def push(self, at: float, kind: int, client: int, n: int) -> None:
+        self.seq += 1
+        heapq.heappush(self.events, (at, self.seq, kind, client, n))
+
+
+def _ignore(*_args: object) -> None:
+    return None
+
+
 def simulate(
     clients: int = CLIENTS,
     *,
@@ -92,68 +146,68 @@ def simulate(
     seed: int = 2024,
     drop_code: int = 1006,
 ) -> StormResult:
-    """Drop ``clients`` connected clients at ``DOWN_AT``, bring the server back at ``BACK_AT``."""
+    """Drop ``clients`` connected clients at ``DOWN_AT``, bring the server back at ``BACK_AT``.
+
+    Every client is the page's own ``Driver`` around a ``Connection``, on a ``StormPort``."""
     rng = random.Random(seed)
     source = random_source if random_source is not None else rng.random
     shared = options if options is not None else Options()
-    conns = [Connection(shared, random=source) for _ in range(clients)]
-    armed: list[float | None] = [None] * clients  # each client's one timer, as the adapter has
-    events: list[tuple[float, int, int, int, int]] = []  # (time, seq, kind, client, socket)
-    seq = 0
-    attempts: list[float] = []
+    storm = Storm()
+    ports: list[StormPort] = []
+
+    def make_port(client: int) -> Callable[[Driver], StormPort]:
+        def make(_driver: Driver) -> StormPort:
+            port = StormPort(storm, client)
+            ports.append(port)
+            return port
+
+        return make
+
+    drivers = [
+        Driver(
+            Connection(shared, random=source),
+            make_port(client),
+            on_text=_ignore,
+            on_binary=_ignore,
+            on_batch_end=_ignore,
+            on_health=_ignore,
+        )
+        for client in range(clients)
+    ]
     reconnected_at: list[float] = []
 
-    def push(at: float, kind: int, client: int, socket_id: int) -> None:
-        nonlocal seq
-        seq += 1
-        heapq.heappush(events, (at, seq, kind, client, socket_id))
-
-    def carry_out(client: int, now: float) -> None:
-        conn = conns[client]
-        for action in conn.take_actions():
-            if isinstance(action, OpenSocket):
-                if now >= DOWN_AT:
-                    attempts.append(now)
-                kind = _OPENED if now >= BACK_AT else _REFUSED
-                push(now + LATENCY, kind, client, action.socket_id)
-            elif isinstance(action, CloseSocket):
-                pass  # the fake socket is gone; its events would be stale anyway
-        deadline = conn.next_deadline
-        if deadline is not None and deadline != armed[client]:
-            armed[client] = deadline
-            push(deadline, _TIMER, client, 0)
-
     # Everyone connected 10 s ago, heard from the server 0.5 s ago, and is dropped at DOWN_AT.
-    for client, conn in enumerate(conns):
-        conn.connect(DOWN_AT - 10.0)
-        (open_action,) = conn.take_actions()
-        assert isinstance(open_action, OpenSocket)
-        conn.socket_opened(open_action.socket_id, DOWN_AT - 10.0)
-        conn.frame_received(open_action.socket_id, DOWN_AT - 0.5)
-        conn.take_actions()
-        conn.socket_closed(open_action.socket_id, drop_code, "", DOWN_AT)
-        carry_out(client, DOWN_AT)
+    for driver in drivers:
+        storm.now = DOWN_AT - 10.0
+        driver.connect()
+        driver.socket_opened(1)
+    storm.now = DOWN_AT - 0.5
+    for driver in drivers:
+        driver.frames(1, [])
+    storm.now = DOWN_AT
+    for driver in drivers:
+        driver.socket_closed(1, drop_code, "")
 
-    while events:
-        now, _, kind, client, socket_id = heapq.heappop(events)
+    done = [False] * clients
+    while storm.events:
+        now, _, kind, client, n = heapq.heappop(storm.events)
         if now > HORIZON:
             break
-        conn = conns[client]
-        if kind == _TIMER:
-            if armed[client] != now:
-                continue  # a timer the adapter would have cleared when it re-armed
-            armed[client] = None
-            conn.tick(now)
-        elif kind == _REFUSED:
-            conn.socket_closed(socket_id, 1006, "", now)
-        else:
-            conn.socket_opened(socket_id, now)
-            reconnected_at.append(now)
-            conn.take_actions()
-            armed[client] = None
+        if done[client]:
             continue  # connected to a server that stays up: nothing more to simulate
-        carry_out(client, now)
+        storm.now = now
+        driver = drivers[client]
+        if kind == _TIMER:
+            if ports[client].timer == n:  # a timer the driver has not re-armed or cancelled
+                driver.timer_fired()
+        elif kind == _REFUSED:
+            driver.socket_closed(n, 1006, "")
+        else:
+            driver.socket_opened(n)
+            reconnected_at.append(now)
+            done[client] = True
 
+    attempts = storm.attempts
     attempts.sort()
     peak_all, peak_all_at = peak_in_window(attempts)
     after_back = attempts[

@@ -6,9 +6,8 @@ Pure functions (no browser access) so every rule is tested in CPython; ``browser
 - ``?ws=<url>`` picks the server; without it the client uses the page's own origin at ``/ws``,
   with ``wss:`` on https pages. ``http(s)`` URLs are mapped to ``ws(s)`` and relative URLs are
   resolved against the page.
-- Timing options come in milliseconds: ``ping_interval``, ``pong_timeout``, ``probe_timeout``,
-  ``backoff_initial``, ``backoff_max``, ``backoff_after_drop``, ``connect_timeout``,
-  ``min_uptime``; ``max_queue`` is a message count.
+- Every ``Options`` field whose type is ``Seconds`` can be set in milliseconds (``?ping_interval=
+  1500``), and every ``int`` field as a count (``?max_queue=50``): see ``page_options``.
 """
 
 from __future__ import annotations
@@ -17,19 +16,15 @@ import re
 from collections.abc import Mapping
 
 from .core import Options
-from .records import replace
+from .records import fields, replace
 
-#: Query parameters holding durations in milliseconds, by the ``Options`` field they set.
-MILLISECOND_OPTIONS = (
-    "ping_interval",
-    "pong_timeout",
-    "probe_timeout",
-    "backoff_initial",
-    "backoff_max",
-    "connect_timeout",
-    "min_uptime",
-    "backoff_after_drop",
-)
+def page_options() -> dict[str, str]:
+    """The ``Options`` fields the page's query string can set, with their unit there:
+    ``"ms"`` for durations (``Seconds`` fields) and ``"count"`` for whole numbers."""
+    units = {"Seconds": "ms", "int": "count"}
+    annotations = Options.__annotations__  # strings: the module uses postponed annotations
+    return {name: units[annotations[name]] for name in fields(Options) if annotations[name] in units}
+
 
 _SCHEMES = {"ws": "ws", "wss": "wss", "http": "ws", "https": "wss"}
 
@@ -121,30 +116,27 @@ def _unquote(text: str) -> str:
 
 
 def options_from_query(query: Mapping[str, str], base: Options | None = None) -> Options:
-    """``Options`` with the query's overrides applied (milliseconds → seconds).
+    """``Options`` with the query's overrides applied (milliseconds -> seconds).
 
-    Raises ``ConfigError`` naming the parameter for a value that is not a positive number.
+    Raises ``ConfigError`` naming the parameter for a value ``Options`` does not accept.
     """
     changes: dict[str, float | int] = {}
-    for name in MILLISECOND_OPTIONS:
-        if name in query:
-            changes[name] = _number(name, query[name]) / 1000.0
-    if "max_queue" in query:
-        value = _number("max_queue", query["max_queue"])
-        if value != int(value):
-            raise ConfigError(f"max_queue={query['max_queue']!r} must be a whole number")
-        changes["max_queue"] = int(value)
+    for name, unit in page_options().items():
+        if name not in query:
+            continue
+        raw = query[name]
+        try:
+            value = float(raw)
+        except ValueError:
+            what = "milliseconds" if unit == "ms" else "a whole number"
+            raise ConfigError(f"{name}={raw!r} is not a number (give {what})") from None
+        if unit == "ms":
+            changes[name] = value / 1000.0
+        elif value == int(value):
+            changes[name] = int(value)
+        else:
+            raise ConfigError(f"{name}={raw!r} must be a whole number")
     try:
         return replace(base or Options(), **changes)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(str(exc)) from None
-
-
-def _number(name: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number (give milliseconds)") from None
-    if not value > 0 or value == float("inf"):
-        raise ConfigError(f"{name}={raw!r} must be a positive number of milliseconds")
-    return value
+        raise ConfigError(f"{exc} (the page gives durations in milliseconds)") from None

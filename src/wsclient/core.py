@@ -64,7 +64,7 @@ import math
 import random as _random
 from collections.abc import Callable
 from enum import Enum
-from typing import Final
+from typing import Final, TypeAlias
 
 from .backoff import (
     DEFAULT_AFTER_DROP,
@@ -147,20 +147,27 @@ _TRANSITIONS: Final[dict[State, dict[_Event, State]]] = {
 }
 
 
+#: A duration in seconds. In the page's query string, an ``Options`` field of this type is given
+#: in milliseconds (``config.page_options``); ``int`` fields are plain counts; other fields are for
+#: the Python API only.
+Seconds: TypeAlias = float
+
+
 @record
 class Options(Record):
-    """Timing and size options; every duration is in seconds."""
+    """Timing and size options (the one place their names, defaults and meanings live)."""
 
-    ping_interval: float = 5.0  # inbound silence before a ping
-    pong_timeout: float = 4.0  # no frame this long after a ping -> close (4000) and reconnect
-    probe_timeout: float = 2.5  # the same, for the probe sent on online / visible
-    backoff_initial: float = DEFAULT_INITIAL  # first retry window after a failure on our side
-    backoff_factor: float = DEFAULT_FACTOR
-    backoff_max: float = DEFAULT_MAX
-    connect_timeout: float = 10.0  # a socket not open by then is a failed attempt
-    min_uptime: float = 5.0  # a connection shorter than this does not reset the backoff
-    max_queue: int = 1000  # messages kept while down; the oldest are dropped beyond
-    backoff_after_drop: float = DEFAULT_AFTER_DROP  # first retry window when the far side drops us
+    ping_interval: Seconds = 5.0  # inbound silence before the client sends a ping
+    pong_timeout: Seconds = 4.0  # no frame this long after a ping: the link is dead, reconnect
+    probe_timeout: Seconds = 2.5  # the same, for the probe sent on coming back online/visible
+    backoff_initial: Seconds = DEFAULT_INITIAL  # first retry window after a failure on our side
+    backoff_factor: float = DEFAULT_FACTOR  # the retry window grows by this per failed attempt
+    backoff_max: Seconds = DEFAULT_MAX  # cap of the retry window
+    connect_timeout: Seconds = 10.0  # a socket not open by then is a failed attempt
+    min_uptime: Seconds = 5.0  # a connection shorter than this does not reset the backoff
+    max_queue: int = 1000  # messages kept while down (count); the oldest are dropped beyond
+    # First retry window when the server drops an established connection (see backoff.py).
+    backoff_after_drop: Seconds = DEFAULT_AFTER_DROP
 
     def __post_init__(self) -> None:
         positive = (

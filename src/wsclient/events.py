@@ -2,12 +2,12 @@
 
 Theory of operation
 -------------------
-`EventRouter.feed` takes one text frame, `parse`s it, and then, in this order: appends it to
+`EventRouter.handle` takes one text frame, `parse`s it, and then, in this order: appends it to
 ``messages``, applies it to its domain store (``projects``, ``files`` or ``processes``), calls the
-listeners registered for its type, then the ``"*"`` listeners, and finally sets the stores it
-changed. The browser adapter splits that in two for a batch of frames: ``handle`` each frame
-(listeners run per message), then ``publish`` once, so store subscribers are notified once per
-batch with the final state, not once per frame. A frame that cannot be used is
+listeners registered for its type, then the ``"*"`` listeners. The stores it changed are set by
+``publish``: the driver ``handle``s each frame of a batch (listeners run per message), then
+``publish``es once, so store subscribers are notified once per batch with the final state, not
+once per frame. A frame that cannot be used is
 counted in ``dropped`` (and logged the first time each kind occurs) and goes no further.
 
 Nothing raised by a listener or a store subscriber escapes: each error is counted in ``errors``,
@@ -17,10 +17,8 @@ connection.
 
 Store values, and how each update stays O(1)
 --------------------------------------------
-- ``messages``: a `MessageWindow`, an immutable sequence of the last ``max_messages`` messages,
-  oldest first. Each message makes a new window in O(1): windows are slices of an append-only
-  list that is replaced (not mutated) by a copy of its tail every few hundred messages, so a
-  window a subscriber keeps never changes under it.
+- ``messages``: a tuple of the last ``max_messages`` messages, oldest first, made once per
+  ``publish`` (i.e. per batch of frames, not per message) from a bounded deque.
 - ``projects`` (project_id -> data), ``files`` (project_id -> path -> `FileInfo`) and
   ``processes`` (process_id -> `ProcessInfo`): read-only *live* views (``MappingProxyType``) of
   dicts the router updates in place. Each change sets a new view object, so subscribers are
@@ -33,10 +31,12 @@ Store values, and how each update stays O(1)
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Final, Literal, TypeAlias, overload
 
+from wsclient.core import State
 from wsclient.messages import (
     MAX_FRAME_CHARS,
     Drop,
@@ -53,35 +53,32 @@ from wsclient.records import Record, record
 from wsclient.stores import Readable, Writable, derived, readonly, writable
 
 __all__ = [
-    "STATUSES",
     "ConnectionState",
     "DropStats",
     "ErrorStats",
     "EventRouter",
-    "MessageWindow",
     "ProcessInfo",
 ]
 
 logger = logging.getLogger("wsclient.events")
 
-Status: TypeAlias = Literal["connecting", "connected", "reconnecting", "disconnected", "error"]
-STATUSES: Final[frozenset[str]] = frozenset(
-    ("connecting", "connected", "reconnecting", "disconnected", "error")
-)
+
+
+_STATUS_VALUES: Final = frozenset(state.value for state in State)
 
 
 @record
 class ConnectionState(Record):
     """What the connection-status component shows."""
 
-    status: Status = "disconnected"
+    status: State = State.DISCONNECTED  # a str enum: compares equal to its value
     reconnect_attempts: int = 0
     error: str | None = None
 
     def __post_init__(self) -> None:
-        if self.status not in STATUSES:
+        if self.status not in _STATUS_VALUES:
             raise ValueError(
-                f"unknown connection status {self.status!r}; use one of {sorted(STATUSES)}"
+                f"unknown connection status {self.status!r}; use one of {sorted(_STATUS_VALUES)}"
             )
         if self.reconnect_attempts < 0:
             raise ValueError(f"reconnect_attempts must be >= 0, got {self.reconnect_attempts}")
@@ -89,7 +86,7 @@ class ConnectionState(Record):
     def to_page(self) -> dict[str, Any]:
         """The ``{status, reconnectAttempts, error}`` object the page API promises."""
         return {
-            "status": self.status,
+            "status": str(self.status),
             "reconnectAttempts": self.reconnect_attempts,
             "error": self.error,
         }
@@ -120,67 +117,6 @@ class ErrorStats(Record):
 
     count: int = 0
     last: str | None = None
-
-
-class MessageWindow(Sequence[Message]):
-    """An immutable view of the last messages, oldest first (``list(window)`` to copy)."""
-
-    __slots__ = ("_items", "_start", "_stop")
-
-    def __init__(self, items: list[Message], start: int, stop: int) -> None:
-        self._items = items
-        self._start = start
-        self._stop = stop
-
-    def __len__(self) -> int:
-        return self._stop - self._start
-
-    @overload
-    def __getitem__(self, index: int) -> Message: ...
-    @overload
-    def __getitem__(self, index: slice) -> tuple[Message, ...]: ...
-    def __getitem__(self, index: int | slice) -> Message | tuple[Message, ...]:
-        if isinstance(index, slice):
-            return tuple(self._items[self._start : self._stop][index])
-        length = self._stop - self._start
-        if index < 0:
-            index += length
-        if not 0 <= index < length:
-            raise IndexError(f"message index {index} out of range for {length} messages")
-        return self._items[self._start + index]
-
-    def __iter__(self) -> Iterator[Message]:
-        return iter(self._items[self._start : self._stop])
-
-    def __repr__(self) -> str:
-        return f"MessageWindow({list(self)!r})"
-
-
-class _MessageLog:
-    """Append-only storage behind `MessageWindow`s: O(1) amortized per message."""
-
-    __slots__ = ("_items", "_limit")
-
-    # The backing list grows to this many windows' worth before its tail is copied to a new one.
-    _SPARE: Final = 4
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._items: list[Message] = []
-
-    def append(self, message: Message) -> None:
-        items = self._items
-        if len(items) >= self._SPARE * self._limit:
-            # Old windows keep the old list, which is never touched again.
-            items = self._items = items[len(items) - self._limit + 1 :]
-        items.append(message)
-
-    def window(self) -> MessageWindow:
-        """The last ``limit`` messages; later appends never change it."""
-        items = self._items
-        stop = len(items)
-        start = stop - self._limit
-        return MessageWindow(items, start if start > 0 else 0, stop)
 
 
 Listener: TypeAlias = Callable[[Any], object]
@@ -216,9 +152,9 @@ class EventRouter:
             raise ValueError(f"max_messages must be at least 1, got {max_messages}")
         self._max_frame_chars = max_frame_chars
         self._listeners: dict[str, tuple[_Registration, ...]] = {}
-        self._log = _MessageLog(max_messages)
+        self._log: deque[Message] = deque(maxlen=max_messages)
 
-        self._messages: Writable[MessageWindow] = writable(MessageWindow([], 0, 0))
+        self._messages: Writable[tuple[Message, ...]] = writable(())
         self._projects: dict[str, dict[str, Any]] = {}
         self._projects_store: Writable[Mapping[str, dict[str, Any]]] = writable(
             MappingProxyType(self._projects)
@@ -248,7 +184,7 @@ class EventRouter:
         #: True while ``state.status == "connected"``.
         self.is_connected: Readable[bool] = derived(self.state, _is_connected)
         #: The last ``max_messages`` messages, oldest first.
-        self.messages: Readable[MessageWindow] = readonly(self._messages)
+        self.messages: Readable[tuple[Message, ...]] = readonly(self._messages)
         #: project_id -> the ``data`` of its latest created/updated event.
         self.projects: Readable[Mapping[str, dict[str, Any]]] = readonly(self._projects_store)
         #: project_id -> path -> `FileInfo` of the files uploaded and not deleted.
@@ -312,7 +248,7 @@ class EventRouter:
         if not callable(callback):
             raise TypeError(f"on({type_!r}, ...) needs a callable listener, got {callback!r}")
         registration = _Registration(callback)
-        # Tuples are replaced, never mutated, so feed() can iterate one without copying it.
+        # Tuples are replaced, never mutated, so handle() can iterate one without copying it.
         self._listeners[type_] = (*self._listeners.get(type_, ()), registration)
 
         def off() -> None:
@@ -328,24 +264,16 @@ class EventRouter:
 
     # --- input -------------------------------------------------------------------------------
 
-    def feed(self, text: object) -> Message | None:
+    def handle(self, text: object) -> Message | None:
         """Handle one inbound text frame; return its message, or None if it was dropped.
 
         Never raises: bad frames are counted in ``dropped``, failing listeners in ``errors``.
-        The stores are updated before this returns (``handle`` + ``publish``).
-        """
-        message = self.handle(text)
-        self.publish()
-        return message
-
-    def handle(self, text: object) -> Message | None:
-        """Like ``feed``, but the stores it changes are only *marked*: ``publish()`` sets them.
-
-        For a batch of frames (the browser adapter's hot path): ``handle`` each frame, then
+        Listeners run at once; the stores it changes are only *marked*, and ``publish()`` sets
+        them. For a batch of frames (the driver's hot path): ``handle`` each frame, then
         ``publish`` once, so a burst of N frames notifies each store's subscribers once, with the
         state after the last frame, instead of N times. Listeners still get every message, at
         once. The dicts behind ``projects``/``files``/``processes`` are live, so a listener sees
-        them up to date; ``messages`` shows the new window after ``publish``.
+        them up to date; ``messages`` shows the new messages after ``publish``.
         """
         message = parse(text, self._max_frame_chars)
         if isinstance(message, Drop):
@@ -380,7 +308,7 @@ class EventRouter:
         """Set every store that ``handle`` changed since the last ``publish``. Never raises."""
         if self._new_messages:
             self._new_messages = False
-            self._set(self._messages, self._log.window(), "a 'messages' store subscriber")
+            self._set(self._messages, tuple(self._log), "a 'messages' store subscriber")
         dirty = self._dirty
         if dirty:
             self._dirty = 0

@@ -10,6 +10,8 @@ socket that is gone, and the timer is armed for a moment that is not in the past
 from __future__ import annotations
 
 from wsclient.core import Action, CloseSocket, OpenSocket, SendText
+from wsclient.events import EventRouter
+from wsclient.messages import Message
 
 
 class FakePort:
@@ -65,3 +67,10 @@ class FakePort:
     def gone(self, socket_id: int) -> None:
         self.alive.discard(socket_id)
         self.open.discard(socket_id)
+
+
+def feed(router: EventRouter, text: object) -> Message | None:
+    """One frame through the router, stores published (what the driver does per batch)."""
+    message = router.handle(text)
+    router.publish()
+    return message

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
-from wsclient.config import ConfigError, options_from_query, query_parameters, resolve_url
+from wsclient.config import (
+    ConfigError,
+    options_from_query,
+    page_options,
+    query_parameters,
+    resolve_url,
+)
 from wsclient.core import Options
 
 
@@ -114,3 +123,41 @@ def test_query_parameters(url: str, expected: dict[str, str]) -> None:
 def test_relative_and_unusual_urls(ws: str, page: str, expected: str) -> None:
     """Relative references resolve against the page; IPv6 hosts, case and userinfo are kept."""
     assert resolve_url(ws, page) == expected
+
+
+def test_page_options_are_the_options_fields_with_a_page_unit() -> None:
+    """Every Seconds field of Options is a millisecond parameter, every int a count; nothing
+    else (backoff_factor is for the Python API only)."""
+    assert page_options() == {
+        "ping_interval": "ms",
+        "pong_timeout": "ms",
+        "probe_timeout": "ms",
+        "backoff_initial": "ms",
+        "backoff_max": "ms",
+        "connect_timeout": "ms",
+        "min_uptime": "ms",
+        "max_queue": "count",
+        "backoff_after_drop": "ms",
+    }
+
+
+def test_the_page_accepts_what_options_accepts() -> None:
+    """min_uptime=0 is valid for Options, so it is valid in the page too."""
+    assert options_from_query({"min_uptime": "0"}).min_uptime == 0
+    with pytest.raises(ConfigError, match="min_uptime"):
+        options_from_query({"min_uptime": "-5"})
+
+
+def test_readme_options_table_matches_the_options() -> None:
+    """The README's options table lists exactly the page options, with Options' defaults."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = re.findall(r"^\| `(\w+)` \| ([^|]+) \|", readme, re.M)
+    table = {name: default.strip() for name, default in rows if name != "ws"}
+    defaults = Options()
+    expected = {
+        name: str(round(getattr(defaults, name) * 1000))
+        if unit == "ms"
+        else str(getattr(defaults, name))
+        for name, unit in page_options().items()
+    }
+    assert table == expected

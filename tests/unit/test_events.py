@@ -7,12 +7,12 @@ import logging
 from typing import Any
 
 import pytest
+from fakes import feed
 
 from wsclient.events import (
     ConnectionState,
     DropStats,
     EventRouter,
-    MessageWindow,
     ProcessInfo,
 )
 from wsclient.messages import FileInfo, Message, Pong, ProcessEvent, ProjectEvent
@@ -46,7 +46,7 @@ def test_listener_gets_the_typed_message(router: EventRouter) -> None:
     """on(type, cb) calls cb with the parsed dataclass."""
     got: list[ProjectEvent] = []
     router.on("project.created", got.append)
-    router.feed(frame("project.created", project_id="p", data={"n": 1}))
+    feed(router, frame("project.created", project_id="p", data={"n": 1}))
     assert got == [ProjectEvent("project.created", TS, "p", {"n": 1})]
 
 
@@ -54,7 +54,7 @@ def test_listeners_only_hear_their_type(router: EventRouter) -> None:
     """A pong listener does not hear heartbeats."""
     got: list[Message] = []
     router.on("pong", got.append)
-    router.feed(frame("system.heartbeat"))
+    feed(router, frame("system.heartbeat"))
     assert got == []
 
 
@@ -63,7 +63,7 @@ def test_several_listeners_per_type_run_in_order(router: EventRouter) -> None:
     order: list[str] = []
     router.on("pong", lambda _: order.append("first"))
     router.on("pong", lambda _: order.append("second"))
-    router.feed(frame("pong"))
+    feed(router, frame("pong"))
     assert order == ["first", "second"]
 
 
@@ -72,8 +72,8 @@ def test_star_listeners_hear_every_message_after_typed_ones(router: EventRouter)
     order: list[str] = []
     router.on("*", lambda m: order.append(f"* {m.type}"))
     router.on("pong", lambda _: order.append("pong"))
-    router.feed(frame("pong"))
-    router.feed(frame("custom.thing"))
+    feed(router, frame("pong"))
+    feed(router, frame("custom.thing"))
     assert order == ["pong", "* pong", "* custom.thing"]
 
 
@@ -81,7 +81,7 @@ def test_a_message_typed_star_reaches_star_listeners_once(router: EventRouter) -
     """A server message with type "*" is not delivered twice."""
     got: list[Message] = []
     router.on("*", got.append)
-    router.feed(frame("*"))
+    feed(router, frame("*"))
     assert len(got) == 1
 
 
@@ -92,7 +92,7 @@ def test_unsubscribe_removes_only_that_listener(router: EventRouter) -> None:
     router.on("pong", got.append)
     off_first()
     off_first()
-    router.feed(frame("pong"))
+    feed(router, frame("pong"))
     assert len(got) == 1
 
 
@@ -102,8 +102,8 @@ def test_unsubscribing_during_dispatch_does_not_skip_others(router: EventRouter)
     offs: list[Any] = []
     offs.append(router.on("pong", lambda _: offs[0]()))
     router.on("pong", lambda _: got.append("second"))
-    router.feed(frame("pong"))
-    router.feed(frame("pong"))
+    feed(router, frame("pong"))
+    feed(router, frame("pong"))
     assert got == ["second", "second"]
 
 
@@ -111,7 +111,7 @@ def test_generic_message_reaches_its_listeners(router: EventRouter) -> None:
     """Unknown types are delivered to listeners of that type."""
     got: list[Message] = []
     router.on("chat.message", got.append)
-    router.feed(frame("chat.message", text="hi"))
+    feed(router, frame("chat.message", text="hi"))
     assert got[0].type == "chat.message"
 
 
@@ -136,7 +136,7 @@ def test_a_raising_listener_does_not_stop_the_others_or_the_stores(
     router.on("project.created", broken)
     router.on("project.created", got.append)
     with caplog.at_level(logging.ERROR, logger="wsclient.events"):
-        result = router.feed(frame("project.created", project_id="p", data={}))
+        result = feed(router, frame("project.created", project_id="p", data={}))
     assert result is not None
     assert got == [result]
     assert "p" in get(router.projects)
@@ -157,7 +157,7 @@ def test_a_raising_listener_is_logged_once_and_counted_every_time(
     router.on("pong", broken)
     with caplog.at_level(logging.ERROR, logger="wsclient.events"):
         for _ in range(10):
-            router.feed(frame("pong"))
+            feed(router, frame("pong"))
     assert len(caplog.records) == 1
     assert get(router.errors).count == 10
 
@@ -172,7 +172,7 @@ def test_a_raising_store_subscriber_does_not_stop_listeners(router: EventRouter)
     router.projects.subscribe(broken)
     got: list[Message] = []
     router.on("project.created", got.append)
-    router.feed(frame("project.created", project_id="p", data={}))
+    feed(router, frame("project.created", project_id="p", data={}))
     assert len(got) == 1
     assert get(router.errors).count == 1
 
@@ -188,7 +188,7 @@ def test_feed_never_raises_into_the_caller_even_with_a_broken_errors_subscriber(
 
     router.errors.subscribe(broken_errors)
     router.on("pong", lambda _: 1 / 0)
-    assert router.feed(frame("pong")) == Pong(timestamp=TS)
+    assert feed(router, frame("pong")) == Pong(timestamp=TS)
 
 
 # --- drops ---------------------------------------------------------------------------------
@@ -196,9 +196,9 @@ def test_feed_never_raises_into_the_caller_even_with_a_broken_errors_subscriber(
 
 def test_bad_frames_are_counted_per_kind_with_the_last_reason(router: EventRouter) -> None:
     """dropped maps each kind to its count and last reason; feed returns None."""
-    assert router.feed("nope") is None
-    router.feed("[1]")
-    router.feed("{oops")
+    assert feed(router, "nope") is None
+    feed(router, "[1]")
+    feed(router, "{oops")
     dropped = get(router.dropped)
     assert dropped["not_json"].count == 2
     assert dropped["not_object"] == DropStats(1, "a JSON message must be an object, got an array")
@@ -210,8 +210,8 @@ def test_drops_are_logged_once_per_kind(
     """Five bad frames of one kind and one of another log two warnings."""
     with caplog.at_level(logging.WARNING, logger="wsclient.events"):
         for _ in range(5):
-            router.feed("nope")
-        router.feed("{}")
+            feed(router, "nope")
+        feed(router, "{}")
     assert [r.levelname for r in caplog.records] == ["WARNING", "WARNING"]
 
 
@@ -225,15 +225,15 @@ def test_drop_binary_counts_a_binary_drop(router: EventRouter) -> None:
 
 def test_a_drop_does_not_stop_later_frames(router: EventRouter) -> None:
     """A valid frame after a bad one is handled normally."""
-    router.feed("\x00garbage")
-    assert router.feed(frame("pong")) == Pong(timestamp=TS)
+    feed(router, "\x00garbage")
+    assert feed(router, frame("pong")) == Pong(timestamp=TS)
     assert len(get(router.messages)) == 1
 
 
 def test_frames_over_max_frame_chars_are_dropped(router: EventRouter) -> None:
     """The router's size limit reaches the parser."""
     small = EventRouter(max_frame_chars=20)
-    assert small.feed(frame("pong")) is None
+    assert feed(small, frame("pong")) is None
     assert "too_large" in get(small.dropped)
 
 
@@ -241,7 +241,7 @@ def test_dropped_frames_reach_no_listener(router: EventRouter) -> None:
     """A bad process.progress is not delivered."""
     got: list[Message] = []
     router.on("*", got.append)
-    router.feed(process_frame("process.progress", progress="half"))
+    feed(router, process_frame("process.progress", progress="half"))
     assert got == []
 
 
@@ -251,7 +251,7 @@ def test_dropped_frames_reach_no_listener(router: EventRouter) -> None:
 def test_messages_keeps_the_last_100_oldest_first(router: EventRouter) -> None:
     """After 250 messages the store holds messages 150..249."""
     for i in range(250):
-        router.feed(frame("pong", id=str(i)))
+        feed(router, frame("pong", id=str(i)))
     window = get(router.messages)
     assert len(window) == 100
     assert [m.id for m in window if isinstance(m, Pong)] == [str(i) for i in range(150, 250)]
@@ -261,18 +261,18 @@ def test_messages_limit_is_configurable() -> None:
     """max_messages bounds the window."""
     router = EventRouter(max_messages=3)
     for i in range(10):
-        router.feed(frame("pong", id=str(i)))
+        feed(router, frame("pong", id=str(i)))
     assert [m.id for m in get(router.messages) if isinstance(m, Pong)] == ["7", "8", "9"]
 
 
 def test_a_kept_messages_value_never_changes(router: EventRouter) -> None:
     """Windows are immutable: one kept across 1000 later messages still shows what it showed."""
     for i in range(5):
-        router.feed(frame("pong", id=str(i)))
+        feed(router, frame("pong", id=str(i)))
     kept = get(router.messages)
     before = list(kept)
     for i in range(1000):
-        router.feed(frame("pong", id=f"later {i}"))
+        feed(router, frame("pong", id=f"later {i}"))
     assert list(kept) == before
 
 
@@ -280,22 +280,9 @@ def test_messages_subscribers_hear_each_message(router: EventRouter) -> None:
     """Each message notifies messages subscribers once."""
     lengths: list[int] = []
     router.messages.subscribe(lambda w: lengths.append(len(w)))
-    router.feed(frame("pong"))
-    router.feed(frame("system.heartbeat"))
+    feed(router, frame("pong"))
+    feed(router, frame("system.heartbeat"))
     assert lengths == [0, 1, 2]
-
-
-def test_message_window_is_a_sequence() -> None:
-    """Indexing, negative indexing, slicing and errors behave like a tuple."""
-    items: list[Message] = [Pong(id=str(i)) for i in range(6)]
-    window = MessageWindow(items, 2, 5)
-    assert len(window) == 3
-    assert window[0] == Pong(id="2")
-    assert window[-1] == Pong(id="4")
-    assert window[1:] == (Pong(id="3"), Pong(id="4"))
-    assert Pong(id="3") in window
-    with pytest.raises(IndexError):
-        window[3]
 
 
 # --- domain stores -------------------------------------------------------------------------
@@ -303,17 +290,17 @@ def test_message_window_is_a_sequence() -> None:
 
 def test_projects_follow_created_updated_deleted(router: EventRouter) -> None:
     """projects maps project_id to the latest data; deleted removes it."""
-    router.feed(frame("project.created", project_id="p", data={"v": 1}))
-    router.feed(frame("project.created", project_id="q", data={"v": 1}))
-    router.feed(frame("project.updated", project_id="p", data={"v": 2}))
+    feed(router, frame("project.created", project_id="p", data={"v": 1}))
+    feed(router, frame("project.created", project_id="q", data={"v": 1}))
+    feed(router, frame("project.updated", project_id="p", data={"v": 2}))
     assert dict(get(router.projects)) == {"p": {"v": 2}, "q": {"v": 1}}
-    router.feed(frame("project.deleted", project_id="p"))
+    feed(router, frame("project.deleted", project_id="p"))
     assert dict(get(router.projects)) == {"q": {"v": 1}}
 
 
 def test_projects_store_is_read_only(router: EventRouter) -> None:
     """The mapping a subscriber gets cannot be modified."""
-    router.feed(frame("project.created", project_id="p", data={}))
+    feed(router, frame("project.created", project_id="p", data={}))
     with pytest.raises(TypeError):
         get(router.projects)["x"] = {}  # type: ignore[index]
 
@@ -322,7 +309,7 @@ def test_deleting_an_unknown_project_notifies_nobody(router: EventRouter) -> Non
     """No change, no notification."""
     calls: list[object] = []
     router.projects.subscribe(calls.append)
-    router.feed(frame("project.deleted", project_id="ghost"))
+    feed(router, frame("project.deleted", project_id="ghost"))
     assert len(calls) == 1
 
 
@@ -330,18 +317,18 @@ def test_each_project_change_is_a_new_value(router: EventRouter) -> None:
     """Subscribers see a new object per change, so identity checks notice it."""
     seen: list[object] = []
     router.projects.subscribe(seen.append)
-    router.feed(frame("project.created", project_id="p", data={}))
-    router.feed(frame("project.updated", project_id="p", data={}))
+    feed(router, frame("project.created", project_id="p", data={}))
+    feed(router, frame("project.updated", project_id="p", data={}))
     assert len(seen) == 3
     assert len({id(v) for v in seen}) == 3
 
 
 def test_files_follow_uploads_and_deletes_per_project(router: EventRouter) -> None:
     """files maps project_id -> path -> FileInfo."""
-    router.feed(file_frame("file.uploaded", "p", "/a.txt"))
-    router.feed(file_frame("file.uploaded", "p", "/b.txt", size=5))
-    router.feed(file_frame("file.uploaded", "q", "/a.txt"))
-    router.feed(file_frame("file.deleted", "p", "/a.txt"))
+    feed(router, file_frame("file.uploaded", "p", "/a.txt"))
+    feed(router, file_frame("file.uploaded", "p", "/b.txt", size=5))
+    feed(router, file_frame("file.uploaded", "q", "/a.txt"))
+    feed(router, file_frame("file.deleted", "p", "/a.txt"))
     files = get(router.files)
     assert dict(files["p"]) == {"/b.txt": FileInfo("b.txt", "/b.txt", 5, "doc")}
     assert list(files["q"]) == ["/a.txt"]
@@ -349,16 +336,16 @@ def test_files_follow_uploads_and_deletes_per_project(router: EventRouter) -> No
 
 def test_a_project_without_files_leaves_the_files_store(router: EventRouter) -> None:
     """Deleting the last file removes the project's entry."""
-    router.feed(file_frame("file.uploaded", "p", "/a.txt"))
-    router.feed(file_frame("file.deleted", "p", "/a.txt"))
+    feed(router, file_frame("file.uploaded", "p", "/a.txt"))
+    feed(router, file_frame("file.deleted", "p", "/a.txt"))
     assert dict(get(router.files)) == {}
 
 
 def test_deleting_a_project_drops_its_files(router: EventRouter) -> None:
     """project.deleted removes the project's files too."""
-    router.feed(frame("project.created", project_id="p", data={}))
-    router.feed(file_frame("file.uploaded", "p", "/a.txt"))
-    router.feed(frame("project.deleted", project_id="p"))
+    feed(router, frame("project.created", project_id="p", data={}))
+    feed(router, file_frame("file.uploaded", "p", "/a.txt"))
+    feed(router, frame("project.deleted", project_id="p"))
     assert "p" not in get(router.files)
 
 
@@ -366,38 +353,38 @@ def test_deleting_an_unknown_file_notifies_nobody(router: EventRouter) -> None:
     """No change, no notification."""
     calls: list[object] = []
     router.files.subscribe(calls.append)
-    router.feed(file_frame("file.deleted", "p", "/nothing"))
+    feed(router, file_frame("file.deleted", "p", "/nothing"))
     assert len(calls) == 1
 
 
 def test_process_goes_started_progress_completed(router: EventRouter) -> None:
     """processes follows a process through its life, keeping its last progress and message."""
-    router.feed(process_frame("process.started", message="queued"))
+    feed(router, process_frame("process.started", message="queued"))
     assert get(router.processes)["x"] == ProcessInfo("p", "x", "running", None, "queued")
-    router.feed(process_frame("process.progress", progress=0.4, message="rendering"))
-    router.feed(process_frame("process.progress", progress=0.7))
+    feed(router, process_frame("process.progress", progress=0.4, message="rendering"))
+    feed(router, process_frame("process.progress", progress=0.7))
     assert get(router.processes)["x"] == ProcessInfo("p", "x", "running", 0.7, "rendering")
-    router.feed(process_frame("process.completed", message="done"))
+    feed(router, process_frame("process.completed", message="done"))
     assert get(router.processes)["x"] == ProcessInfo("p", "x", "completed", 1.0, "done")
 
 
 def test_progress_for_an_unseen_process_creates_it(router: EventRouter) -> None:
     """A client that joins mid-process still tracks it."""
-    router.feed(process_frame("process.progress", progress=0.5))
+    feed(router, process_frame("process.progress", progress=0.5))
     assert get(router.processes)["x"] == ProcessInfo("p", "x", "running", 0.5, None)
 
 
 def test_late_progress_does_not_reopen_a_completed_process(router: EventRouter) -> None:
     """A progress report arriving after completed is ignored by the store."""
-    router.feed(process_frame("process.completed", progress=1.0))
-    router.feed(process_frame("process.progress", progress=0.9))
+    feed(router, process_frame("process.completed", progress=1.0))
+    feed(router, process_frame("process.progress", progress=0.9))
     assert get(router.processes)["x"].status == "completed"
 
 
 def test_started_again_restarts_a_completed_process(router: EventRouter) -> None:
     """process.started resets the entry."""
-    router.feed(process_frame("process.completed", message="old"))
-    router.feed(process_frame("process.started"))
+    feed(router, process_frame("process.completed", message="old"))
+    feed(router, process_frame("process.started"))
     assert get(router.processes)["x"] == ProcessInfo("p", "x", "running", None, None)
 
 
@@ -409,7 +396,7 @@ def test_listeners_see_the_stores_already_updated(router: EventRouter) -> None:
         seen.append(get(router.processes)[event.process_id].progress)
 
     router.on("process.progress", read_store)
-    router.feed(process_frame("process.progress", progress=0.3))
+    feed(router, process_frame("process.progress", progress=0.3))
     assert seen == [0.3]
 
 
@@ -447,7 +434,7 @@ def test_connection_state_has_the_page_shape() -> None:
 def test_bad_frames_never_change_the_connection_state(router: EventRouter) -> None:
     """Drops touch only the dropped store."""
     router.state.set(ConnectionState("connected"))
-    router.feed("garbage")
+    feed(router, "garbage")
     router.drop_binary(10)
     assert get(router.state) == ConnectionState("connected")
 
@@ -459,9 +446,9 @@ def test_stores_compose_with_derived(router: EventRouter) -> None:
     )
     seen: list[int] = []
     running.subscribe(seen.append)
-    router.feed(process_frame("process.started", "a"))
-    router.feed(process_frame("process.started", "b"))
-    router.feed(process_frame("process.completed", "a"))
+    feed(router, process_frame("process.started", "a"))
+    feed(router, process_frame("process.started", "b"))
+    feed(router, process_frame("process.completed", "a"))
     assert seen == [0, 1, 2, 1]
 
 

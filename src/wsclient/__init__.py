@@ -1,16 +1,15 @@
 """wsclient: a resilient real-time WebSocket client for the browser, written in Python.
 
 The store functions follow Svelte's store contract (``svelte/store``): ``writable``, ``readable``,
-``derived``, ``get``, plus ``batch`` to notify each subscriber once for many updates.
+``derived``, ``get``, ``readonly``.
 The page's client is ``wsclient.app.start()``; the connection logic is ``wsclient.core``.
 """
 
-from .stores import Readable, Writable, batch, derived, get, readable, readonly, writable
+from .stores import Readable, Writable, derived, get, readable, readonly, writable
 
 __all__ = [
     "Readable",
     "Writable",
-    "batch",
     "derived",
     "get",
     "readable",

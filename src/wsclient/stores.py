@@ -1,4 +1,4 @@
-"""Svelte stores in Python: `writable`, `readable`, `derived`, `readonly`, `get`, plus `batch`.
+"""Svelte stores in Python: `writable`, `readable`, `derived`, `readonly`, `get`.
 
 Theory of operation
 -------------------
@@ -14,23 +14,18 @@ input as pending when it is invalidated and recomputes only once no input is pen
 diamond (``a`` and ``b`` both derived from ``count``, ``c`` derived from both) ``c`` sees one
 consistent update per change of ``count``, never ``a1 + b0``.
 
-``batch()`` defers that drain: inside it, ``set`` updates values and invalidates subscribers at
-once, but each subscriber is queued at most once, and is called once, with its store's latest value,
-when the outermost batch exits. The pending marks keep derived stores consistent across the batch.
-
 ``safe_not_equal`` follows Svelte: primitives (None, bool, numbers, str, bytes) are compared by
 value and type (NaN equals NaN); every other value, including dicts, lists and frozen dataclasses,
 always counts as changed, so mutating a dict and setting it again notifies.
 
 A subscriber that raises does not stop the others: the queue is drained anyway and the first
-exception is re-raised from the ``set`` (or ``batch`` exit) that started the drain.
+exception is re-raised from the ``set`` that started the drain.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, Protocol, TypeVar, overload
 
 __all__ = [
@@ -38,7 +33,6 @@ __all__ = [
     "Subscriber",
     "Unsubscriber",
     "Writable",
-    "batch",
     "derived",
     "get",
     "readable",
@@ -110,9 +104,6 @@ class _Subscription(Generic[T]):
 
 # Svelte's subscriber_queue, as (subscription, value) pairs.
 _queue: list[tuple[_Subscription[Any], Any]] = []
-# batch(): nesting depth and the subscriptions to call when it ends (dict = ordered set).
-_batch_depth = 0
-_batched: dict[_Subscription[Any], _WritableStore[Any]] = {}
 
 
 def _drain() -> None:
@@ -178,13 +169,6 @@ class _WritableStore(Generic[T]):
         if self._stop is None:  # not started: nobody to tell
             return
         subscriptions = tuple(self._subscriptions)
-        if _batch_depth:
-            for subscription in subscriptions:
-                invalidate = subscription.invalidate
-                if invalidate is not _noop:
-                    invalidate()
-                _batched[subscription] = self
-            return
         run_queue = not _queue
         for subscription in subscriptions:
             invalidate = subscription.invalidate
@@ -387,33 +371,3 @@ def derived(stores: Any, fn: Callable[..., Any], initial_value: Any = None) -> R
         return stop
 
     return readable(initial_value, start)
-
-
-@contextmanager
-def batch() -> Iterator[None]:
-    """Group updates: each affected subscriber is called once, with the latest value, at the end.
-
-    Values change at once inside the block (``get`` of a writable sees them), but subscribers,
-    and the derived stores that depend on them, hear about it when the outermost ``batch`` exits,
-    even if the block raises. A subscriber is called at the end even if its store went back to
-    the value it had before the block. Subscriptions ended inside the block are not called.
-    """
-    global _batch_depth
-    _batch_depth += 1
-    try:
-        yield
-    finally:
-        _batch_depth -= 1
-        if not _batch_depth and _batched:
-            _flush_batched()
-
-
-def _flush_batched() -> None:
-    items = list(_batched.items())
-    _batched.clear()
-    run_queue = not _queue
-    for subscription, store in items:
-        if subscription in store._subscriptions:
-            _queue.append((subscription, store._value))
-    if run_queue:
-        _drain()

@@ -1,4 +1,4 @@
-"""The Svelte store contract, ported from svelte/tests/store/test.ts, plus batch() and errors."""
+"""The Svelte store contract, ported from svelte/tests/store/test.ts, plus error handling."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pytest
 from wsclient.stores import (
     Readable,
     Writable,
-    batch,
     derived,
     get,
     readable,
@@ -635,121 +634,6 @@ def test_a_raising_subscriber_leaves_derived_stores_consistent() -> None:
     assert values == [0, 3, 6]
 
 
-# --- batch ---------------------------------------------------------------------------------
-
-
-def test_batch_notifies_each_subscriber_once_with_the_final_value() -> None:
-    """N sets inside a batch are one notification per subscriber, at the end."""
-    store = writable(0)
-    values, _ = collect(store)
-    with batch():
-        for n in range(1, 11):
-            store.set(n)
-        assert values == [0]
-    assert values == [0, 10]
-
-
-def test_batch_values_change_at_once() -> None:
-    """Inside a batch, get() of a writable sees the new value."""
-    store = writable(0)
-    store.subscribe(lambda _: None)
-    with batch():
-        store.set(5)
-        assert get(store) == 5
-
-
-def test_batch_over_several_stores_updates_a_derived_store_once() -> None:
-    """A derived store over two inputs changed in one batch recomputes once."""
-    a = writable(1)
-    b = writable(2)
-    calls: list[tuple[int, int]] = []
-
-    def add(ab: tuple[int, int]) -> int:
-        calls.append(ab)
-        return ab[0] + ab[1]
-
-    total = derived([a, b], add)
-    values, _ = collect(total)
-    with batch():
-        a.set(10)
-        b.set(20)
-        a.set(100)
-    assert values == [3, 120]
-    assert calls == [(1, 2), (100, 20)]
-
-
-def test_nested_batches_notify_when_the_outermost_ends() -> None:
-    """Only the outermost batch flushes."""
-    store = writable(0)
-    values, _ = collect(store)
-    with batch():
-        with batch():
-            store.set(1)
-        assert values == [0]
-        store.set(2)
-    assert values == [0, 2]
-
-
-def test_batch_keeps_the_diamond_glitch_free() -> None:
-    """A diamond under a batch still sees one consistent update."""
-    count = writable(0)
-    a = derived(count, lambda c: f"a{c}")
-    b = derived(count, lambda c: f"b{c}")
-    combined = derived([a, b], lambda ab: ab[0] + ab[1])
-    values, _ = collect(combined)
-    with batch():
-        count.set(1)
-        count.set(2)
-    assert values == ["a0b0", "a2b2"]
-
-
-def test_batch_flushes_even_if_the_block_raises() -> None:
-    """Subscribers hear about sets made before the error."""
-    store = writable(0)
-    values, _ = collect(store)
-    with pytest.raises(KeyError), batch():
-        store.set(1)
-        raise KeyError("stop")
-    assert values == [0, 1]
-
-
-def test_batch_skips_subscriptions_ended_inside_it() -> None:
-    """A subscriber that unsubscribed during the batch is not called at its end."""
-    store = writable(0)
-    values, unsubscribe = collect(store)
-    with batch():
-        store.set(1)
-        unsubscribe()
-    assert values == [0]
-
-
-def test_batch_does_not_call_a_new_subscriber_twice() -> None:
-    """Subscribing inside a batch after a set gives one call with the current value."""
-    store = writable(0)
-    store.subscribe(lambda _: None)
-    values: list[int] = []
-    with batch():
-        store.set(1)
-        store.subscribe(values.append)
-    assert values == [1]
-
-
-def test_batch_inside_a_subscriber_joins_the_running_queue() -> None:
-    """A batch opened by a subscriber during a drain flushes in queue order."""
-    source = writable(0)
-    target = writable(0)
-    values, _ = collect(target)
-
-    def copy(n: int) -> None:
-        with batch():
-            target.set(n)
-            target.set(n * 10)
-
-    source.subscribe(copy)
-    source.set(2)
-    assert values == [0, 20]
-
-
 def test_writable_satisfies_the_writable_protocol() -> None:
     """writable() returns something typed Writable with set/update/subscribe."""
     store: Writable[int] = writable(0)
@@ -758,12 +642,11 @@ def test_writable_satisfies_the_writable_protocol() -> None:
 
 
 def test_store_functions_are_exported_from_the_package() -> None:
-    """`from wsclient import writable, readable, derived, get, batch` works (the issue's API)."""
+    """`from wsclient import writable, readable, derived, get` works (the issue's API)."""
     import wsclient
 
     count = wsclient.writable(1)
     doubled = wsclient.derived(count, lambda n: n * 2)
-    with wsclient.batch():
-        count.set(2)
+    count.set(2)
     assert wsclient.get(doubled) == 4
     assert wsclient.readable(5).subscribe(lambda _v: None) is not None

@@ -1093,3 +1093,10 @@ def test_store_functions_are_exported_from_the_package() -> None:
     count.set(2)
     assert wsclient.get(doubled) == 4
     assert wsclient.readable(5).subscribe(lambda _v: None) is not None
+
+
+def test_callback_errors_is_exported_from_the_package() -> None:
+    """`wsclient.callback_errors` is the stores module's store."""
+    import wsclient
+
+    assert wsclient.callback_errors is callback_errors

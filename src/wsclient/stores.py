@@ -1,4 +1,4 @@
-"""Svelte stores in Python: `writable`, `readable`, `derived`, `readonly`, `get`, plus `batch`.
+"""Svelte stores in Python: `writable`, `readable`, `derived`, `readonly`, `get`.
 
 Theory of operation
 -------------------
@@ -14,38 +14,63 @@ input as pending when it is invalidated and recomputes only once no input is pen
 diamond (``a`` and ``b`` both derived from ``count``, ``c`` derived from both) ``c`` sees one
 consistent update per change of ``count``, never ``a1 + b0``.
 
-``batch()`` defers that drain: inside it, ``set`` updates values and invalidates subscribers at
-once, but each subscriber is queued at most once, and is called once, with its store's latest value,
-when the outermost batch exits. The pending marks keep derived stores consistent across the batch.
-
 ``safe_not_equal`` follows Svelte: primitives (None, bool, numbers, str, bytes) are compared by
 value and type (NaN equals NaN); every other value, including dicts, lists and frozen dataclasses,
 always counts as changed, so mutating a dict and setting it again notifies.
 
-A subscriber that raises does not stop the others: the queue is drained anyway and the first
-exception is re-raised from the ``set`` (or ``batch`` exit) that started the drain.
+Fault isolation
+---------------
+A user callback that raises is counted and logged once and changes nothing else. That holds for
+subscribers (``run`` and ``invalidate``), ``derived`` functions and their cleanups, and start
+notifiers and their stop functions. ``set`` and ``update`` never raise because of a subscriber: the
+drain calls each queued subscriber in its own ``try``, so every other subscriber still hears the
+right value and the store keeps it. A ``derived`` function that raises leaves its store at its
+previous value and notifies nobody; its inputs' pending marks were already cleared, so the next
+change recomputes it as usual, and stores downstream never wait on it (a pending mark is only set
+by a ``set`` that also queues the matching ``run``). A start notifier that raises counts as one
+that returned nothing (the store is still started); a stop function that raises still stops it.
+Only ``Exception`` is caught: ``KeyboardInterrupt`` and ``SystemExit`` go through. The updater
+passed to ``update`` is not a callback: it runs in the caller's frame and its errors reach the
+caller, like those of ``fn`` in ``store.set(fn(get(store)))``.
+
+Each failure adds one to ``callback_errors`` (a read-only store of `CallbackErrors`: ``count`` and
+``last``, ``"<where>: <ExcType>: <message>"``); the first failure of each callback is also logged,
+with its traceback, on the ``"wsclient"`` logger. Other modules report their own user callbacks'
+errors (the event router's listeners) with `report_callback_error`, so the package has one count.
+``callback_errors`` is published in a drain of its own, after the queue entries that were already
+waiting; an error raised during that drain (by its subscribers, or stores derived from it) is
+logged but not counted, so a broken error display cannot feed itself.
+
+A try costs nothing in CPython 3.11+ until something raises, so the hot path (one ``set``, one
+subscriber) does the same work as without isolation: no extra calls, no allocation.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+import logging
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, Protocol, TypeVar, overload
 
+from .records import Record, record
+
 __all__ = [
+    "CallbackErrors",
     "Readable",
     "Subscriber",
     "Unsubscriber",
     "Writable",
-    "batch",
+    "callback_errors",
     "derived",
     "get",
     "readable",
     "readonly",
+    "report_callback_error",
     "safe_not_equal",
     "writable",
 ]
+
+logger = logging.getLogger("wsclient")
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -101,23 +126,28 @@ def _noop() -> None:
 class _Subscription(Generic[T]):
     """One ``subscribe`` call; identity-hashed so the same function may subscribe twice."""
 
-    __slots__ = ("invalidate", "run")
+    __slots__ = ("failed", "invalidate", "run", "store")
 
-    def __init__(self, run: Subscriber[T], invalidate: Invalidator) -> None:
+    def __init__(
+        self, run: Subscriber[T], invalidate: Invalidator, store: _WritableStore[T]
+    ) -> None:
         self.run = run
         self.invalidate = invalidate
+        self.store = store
+        #: Which of its callbacks have raised (_RUN, _INVALIDATE): those are not logged again.
+        self.failed = 0
 
+
+_RUN = 1
+_INVALIDATE = 2
 
 # Svelte's subscriber_queue, as (subscription, value) pairs.
 _queue: list[tuple[_Subscription[Any], Any]] = []
-# batch(): nesting depth and the subscriptions to call when it ends (dict = ordered set).
-_batch_depth = 0
-_batched: dict[_Subscription[Any], _WritableStore[Any]] = {}
 
 
 def _drain() -> None:
-    """Run the queue until empty, even if a subscriber raises; then re-raise the first error."""
-    first_error: BaseException | None = None
+    """Run the queue until empty; a subscriber that raises is reported and the drain goes on."""
+    global _publish_queued
     queue = _queue
     i = 0
     try:
@@ -127,12 +157,12 @@ def _drain() -> None:
             try:
                 subscription.run(value)
             except Exception as exc:
-                if first_error is None:
-                    first_error = exc
+                _subscriber_failed(subscription, _RUN, exc)
+    except BaseException:
+        _publish_queued = False  # KeyboardInterrupt & co. drop the queue, and its _PUBLISHER
+        raise
     finally:
         queue.clear()
-    if first_error is not None:
-        raise first_error
 
 
 def _param_count(fn: Callable[..., Any], *, required: bool) -> int:
@@ -157,16 +187,22 @@ def _param_count(fn: Callable[..., Any], *, required: bool) -> int:
 
 
 class _WritableStore(Generic[T]):
-    """The store behind `writable`; use the functions, not this class."""
+    """The store behind `writable`, `readable` and `derived`; use the functions, not this class."""
 
-    __slots__ = ("_start", "_start_arity", "_stop", "_subscriptions", "_value")
+    __slots__ = ("_failed", "_kind", "_start", "_start_arity", "_stop", "_subscriptions", "_value")
 
-    def __init__(self, value: T, start: StartStopNotifier[T] | None) -> None:
+    def __init__(
+        self, value: T, start: StartStopNotifier[T] | None, kind: str = "writable"
+    ) -> None:
         self._value = value
         self._start = start
         self._start_arity = 0 if start is None else min(_param_count(start, required=False), 2)
         self._stop: Cleanup | None = None
         self._subscriptions: dict[_Subscription[T], None] = {}
+        #: What its __repr__ calls it: "writable", "readable" or "derived[<fn>]".
+        self._kind = kind
+        #: Which of its notifiers have raised (_START, _STOP): those are not logged again.
+        self._failed = 0
 
     def set(self, new_value: T) -> None:
         """Store ``new_value`` and, if it differs (`safe_not_equal`), notify the subscribers."""
@@ -177,34 +213,32 @@ class _WritableStore(Generic[T]):
         self._value = new_value
         if self._stop is None:  # not started: nobody to tell
             return
-        subscriptions = tuple(self._subscriptions)
-        if _batch_depth:
-            for subscription in subscriptions:
-                invalidate = subscription.invalidate
-                if invalidate is not _noop:
-                    invalidate()
-                _batched[subscription] = self
-            return
         run_queue = not _queue
-        for subscription in subscriptions:
+        for subscription in tuple(self._subscriptions):
             invalidate = subscription.invalidate
             if invalidate is not _noop:
-                invalidate()
+                try:
+                    invalidate()
+                except Exception as exc:
+                    _subscriber_failed(subscription, _INVALIDATE, exc)
             _queue.append((subscription, new_value))
         if run_queue:
             _drain()
 
     def update(self, fn: Updater[T]) -> None:
-        """``set(fn(current_value))``."""
+        """``set(fn(current_value))``; an error of ``fn`` reaches the caller."""
         self.set(fn(self._value))
 
     def subscribe(self, run: Subscriber[T], invalidate: Invalidator | None = None) -> Unsubscriber:
         """Call ``run(value)`` now and on every change; return the function that stops it."""
-        subscription = _Subscription(run, invalidate or _noop)
+        subscription = _Subscription(run, invalidate or _noop, self)
         self._subscriptions[subscription] = None
         if len(self._subscriptions) == 1:
             self._stop = self._call_start() or _noop
-        run(self._value)
+        try:
+            run(self._value)
+        except Exception as exc:
+            _subscriber_failed(subscription, _RUN, exc)
 
         def unsubscribe() -> None:
             if subscription not in self._subscriptions:
@@ -213,7 +247,10 @@ class _WritableStore(Generic[T]):
             stop = self._stop
             if not self._subscriptions and stop is not None:
                 self._stop = None
-                stop()
+                try:
+                    stop()
+                except Exception as exc:
+                    self._notifier_failed(_STOP, stop, exc)
 
         return unsubscribe
 
@@ -222,16 +259,34 @@ class _WritableStore(Generic[T]):
         if start is None:
             return None
         arity = self._start_arity
-        if arity == 0:
-            result = start()
-        elif arity == 1:
-            result = start(self.set)
-        else:
-            result = start(self.set, self.update)
+        try:
+            if arity == 0:
+                result = start()
+            elif arity == 1:
+                result = start(self.set)
+            else:
+                result = start(self.set, self.update)
+        except Exception as exc:
+            self._notifier_failed(_START, start, exc)
+            return None
         return result if callable(result) else None
 
+    def _notifier_failed(self, which: int, fn: Callable[..., Any], exc: Exception) -> None:
+        first = not self._failed & which
+        self._failed |= which
+        role = "start notifier" if which == _START else "stop function"
+        _callback_failed(
+            f"the {role} {_name(fn)} of {self!r}", exc, first, quiet=self is _errors_store
+        )
+
     def __repr__(self) -> str:
-        return f"writable({self._value!r})"
+        import reprlib  # only when printed: keeps a store's repr short whatever its value
+
+        return f"{self._kind}({reprlib.repr(self._value)})"
+
+
+_START = 1
+_STOP = 2
 
 
 class _ReadonlyStore(Generic[T]):
@@ -247,7 +302,10 @@ class _ReadonlyStore(Generic[T]):
         return self._source.subscribe(run, invalidate)
 
     def __repr__(self) -> str:
-        return f"readonly({self._source!r})"
+        source = self._source
+        if isinstance(source, _WritableStore) and source._kind != "writable":
+            return repr(source)  # made by readable() or derived(): it has no other face
+        return f"readonly({source!r})"
 
 
 def writable(value: T, start: StartStopNotifier[T] | None = None) -> Writable[T]:
@@ -261,7 +319,7 @@ def writable(value: T, start: StartStopNotifier[T] | None = None) -> Writable[T]
 
 def readable(value: T, start: StartStopNotifier[T] | None = None) -> Readable[T]:
     """A store whose value only its ``start`` notifier can change (see `writable`)."""
-    return _ReadonlyStore(_WritableStore(value, start))
+    return _ReadonlyStore(_WritableStore(value, start, "readable"))
 
 
 def readonly(store: Readable[T]) -> Readable[T]:
@@ -337,6 +395,17 @@ def derived(stores: Any, fn: Callable[..., Any], initial_value: Any = None) -> R
             )
     auto = _param_count(fn, required=True) < 2
     pass_update = _param_count(fn, required=False) >= 3
+    fn_name = _name(fn)
+    failed = 0  # _FN / _CLEANUP once they have raised (logged once per derived store)
+
+    def report(which: int, exc: Exception) -> None:
+        nonlocal failed
+        first = not failed & which
+        failed |= which
+        where = f"the derived function {fn_name}"
+        if which == _CLEANUP:
+            where = f"the cleanup returned by {where}"
+        _callback_failed(where, exc, first, quiet=False)
 
     def start(set_: Setter[Any], update: UpdateFn[Any]) -> Cleanup:
         started = False
@@ -348,13 +417,23 @@ def derived(stores: Any, fn: Callable[..., Any], initial_value: Any = None) -> R
             nonlocal cleanup
             if pending:
                 return
-            cleanup()
+            if cleanup is not _noop:
+                done, cleanup = cleanup, _noop
+                try:
+                    done()
+                except Exception as exc:
+                    report(_CLEANUP, exc)
             args = values[0] if single else tuple(values)
-            if auto:
-                set_(fn(args))
-            else:
-                result = fn(args, set_, update) if pass_update else fn(args, set_)
-                cleanup = result if callable(result) else _noop
+            try:
+                if not auto:
+                    result = fn(args, set_, update) if pass_update else fn(args, set_)
+                    cleanup = result if callable(result) else _noop
+                    return
+                value = fn(args)
+            except Exception as exc:
+                report(_FN, exc)  # the store keeps its value; the next change recomputes
+                return
+            set_(value)
 
         def make_callbacks(i: int) -> tuple[Subscriber[Any], Invalidator]:
             bit = 1 << i
@@ -377,43 +456,120 @@ def derived(stores: Any, fn: Callable[..., Any], initial_value: Any = None) -> R
         sync()
 
         def stop() -> None:
-            nonlocal started
+            nonlocal started, cleanup
             for unsubscribe in unsubscribers:
                 unsubscribe()
-            cleanup()
+            done, cleanup = cleanup, _noop
+            try:
+                done()
+            except Exception as exc:
+                report(_CLEANUP, exc)
             # Queued callbacks may still arrive after this: they must not recompute.
             started = False
 
         return stop
 
-    return readable(initial_value, start)
+    return _ReadonlyStore(_WritableStore(initial_value, start, f"derived[{fn_name}]"))
 
 
-@contextmanager
-def batch() -> Iterator[None]:
-    """Group updates: each affected subscriber is called once, with the latest value, at the end.
+_FN = 1
+_CLEANUP = 2
 
-    Values change at once inside the block (``get`` of a writable sees them), but subscribers,
-    and the derived stores that depend on them, hear about it when the outermost ``batch`` exits,
-    even if the block raises. A subscriber is called at the end even if its store went back to
-    the value it had before the block. Subscriptions ended inside the block are not called.
+
+# --- callback errors -----------------------------------------------------------------------
+
+
+@record
+class CallbackErrors(Record):
+    """How many user callbacks have raised, and the latest: ``"<where>: <ExcType>: <message>"``."""
+
+    count: int = 0
+    last: str | None = None
+
+
+_errors_store: _WritableStore[CallbackErrors] = _WritableStore(CallbackErrors(), None, "readable")
+#: Every user callback that raised in the package (see the module docstring); read-only.
+callback_errors: Readable[CallbackErrors] = _ReadonlyStore(_errors_store)
+
+_error_count = 0
+_last_error: str | None = None
+_publishing = False  # callback_errors is being published: errors now are logged, not counted
+_publish_queued = False  # a _publish entry waits in _queue
+_reported_keys: set[object] = set()  # report_callback_error's keys that have been logged
+
+
+def report_callback_error(where: str, exc: BaseException, key: object) -> None:
+    """Count ``exc``, raised by a user callback described by ``where``, in `callback_errors`.
+
+    It is logged (with its traceback) the first time ``key`` is reported, only counted after that.
+    ``key`` names the callback (a registration object or a string); it is kept for good, so use
+    one per callback, not one per call.
     """
-    global _batch_depth
-    _batch_depth += 1
+    first = key not in _reported_keys
+    if first:
+        _reported_keys.add(key)
+    _callback_failed(where, exc, first, quiet=False)
+
+
+def _callback_failed(where: str, exc: BaseException, first: bool, *, quiet: bool) -> None:
+    """Log ``exc`` if ``first``; count it and publish the count unless ``quiet`` or publishing."""
+    global _error_count, _last_error, _publish_queued
+    if quiet or _publishing:
+        if first:
+            logger.error(
+                "%s raised; it is not counted in callback_errors, as it runs on that store's "
+                "updates, and later errors of it are ignored",
+                where,
+                exc_info=exc,
+            )
+        return
+    if first:
+        logger.error(
+            "%s raised; everything else carries on. Later errors of it are counted in "
+            "wsclient.stores.callback_errors, not logged",
+            where,
+            exc_info=exc,
+        )
+    _error_count += 1
+    _last_error = f"{where}: {type(exc).__name__}: {exc}"
+    if _publish_queued:
+        return  # the waiting publication will carry this one too
+    if _queue:  # a drain is running (or about to): publish after what it has queued
+        _publish_queued = True
+        _queue.append((_PUBLISHER, None))
+    else:
+        _publish()
+
+
+def _publish(_: object = None) -> None:
+    """Set callback_errors in a drain of its own, with errors raised meanwhile only logged."""
+    global _queue, _publishing, _publish_queued
+    _publish_queued = False
+    outer = _queue
+    _queue = []
+    _publishing = True
     try:
-        yield
+        _errors_store.set(CallbackErrors(_error_count, _last_error))
     finally:
-        _batch_depth -= 1
-        if not _batch_depth and _batched:
-            _flush_batched()
+        _publishing = False
+        _queue = outer
 
 
-def _flush_batched() -> None:
-    items = list(_batched.items())
-    _batched.clear()
-    run_queue = not _queue
-    for subscription, store in items:
-        if subscription in store._subscriptions:
-            _queue.append((subscription, store._value))
-    if run_queue:
-        _drain()
+_PUBLISHER: _Subscription[Any] = _Subscription(_publish, _noop, _errors_store)
+
+
+def _subscriber_failed(subscription: _Subscription[Any], which: int, exc: Exception) -> None:
+    first = not subscription.failed & which
+    subscription.failed |= which
+    store = subscription.store
+    if which == _RUN:
+        where = f"the subscriber {_name(subscription.run)} of {store!r}"
+    else:
+        where = f"the invalidate callback {_name(subscription.invalidate)} of {store!r}"
+    _callback_failed(where, exc, first, quiet=store is _errors_store)
+
+
+def _name(fn: object) -> str:
+    """A callback's qualified name, for messages."""
+    name = getattr(fn, "__qualname__", None)
+    return name if isinstance(name, str) else repr(fn)

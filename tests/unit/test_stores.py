@@ -1,21 +1,25 @@
-"""The Svelte store contract, ported from svelte/tests/store/test.ts, plus batch() and errors."""
+"""The Svelte store contract, ported from svelte/tests/store/test.ts, plus fault isolation."""
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from wsclient.records import FrozenInstanceError
 from wsclient.stores import (
+    CallbackErrors,
     Readable,
     Writable,
-    batch,
+    callback_errors,
     derived,
     get,
     readable,
     readonly,
+    report_callback_error,
     safe_not_equal,
     writable,
 )
@@ -596,158 +600,481 @@ def test_safe_not_equal(a: object, b: object, changed: bool) -> None:
     assert safe_not_equal(a, b) is changed
 
 
-# --- subscriber errors ---------------------------------------------------------------------
+# --- fault isolation: a raising callback is counted, logged once, and changes nothing else ---
 
 
-def test_a_raising_subscriber_does_not_stop_the_others() -> None:
-    """Every subscriber still runs; the first error then surfaces from set()."""
+def error_count() -> int:
+    """How many callback errors `callback_errors` has counted so far (tests compare deltas)."""
+    return get(callback_errors).count
+
+
+def failing(
+    exc: BaseException, when: Callable[[Any], bool] = lambda _: True
+) -> Callable[[Any], None]:
+    """A subscriber that raises ``exc`` for every value ``when`` accepts."""
+
+    def bad(value: Any) -> None:
+        if when(value):
+            raise exc
+
+    return bad
+
+
+def error_logs(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """The ERROR records of the "wsclient" logger."""
+    return [r for r in caplog.records if r.name == "wsclient" and r.levelno == logging.ERROR]
+
+
+def test_set_does_not_raise_when_a_subscriber_raises() -> None:
+    """set() returns normally although a subscriber raised."""
     store = writable(0)
-    seen: list[int] = []
+    store.subscribe(failing(RuntimeError("boom"), lambda v: v == 1))
+    store.set(1)
 
-    def bad(value: int) -> None:
-        if value == 1:
-            raise RuntimeError("boom")
 
-    store.subscribe(bad)
-    store.subscribe(seen.append)
-    with pytest.raises(RuntimeError, match="boom"):
-        store.set(1)
+def test_update_does_not_raise_when_a_subscriber_raises() -> None:
+    """update() returns normally although a subscriber raised."""
+    store = writable(0)
+    store.subscribe(failing(RuntimeError("boom"), lambda v: v == 1))
+    store.update(lambda n: n + 1)
+
+
+def test_the_other_subscribers_hear_the_value_when_one_raises() -> None:
+    """Subscribers before and after the raising one all get the new value."""
+    store = writable(0)
+    before: list[int] = []
+    after: list[int] = []
+    store.subscribe(before.append)
+    store.subscribe(failing(RuntimeError("boom"), lambda v: v == 1))
+    store.subscribe(after.append)
+    store.set(1)
     store.set(2)
-    assert seen == [0, 1, 2]
+    assert (before, after) == ([0, 1, 2], [0, 1, 2])
+
+
+def test_the_store_keeps_its_value_when_a_subscriber_raises() -> None:
+    """The value set stays set."""
+    store = writable(0)
+    store.subscribe(failing(RuntimeError("boom"), lambda v: v == 1))
+    store.set(1)
+    assert get(store) == 1
 
 
 def test_a_raising_subscriber_leaves_derived_stores_consistent() -> None:
-    """After a subscriber raises, diamonds keep updating."""
+    """A diamond downstream of a store with a raising subscriber sees every change."""
     count = writable(0)
     combined = derived(
         [derived(count, lambda c: c), derived(count, lambda c: 2 * c)], lambda ab: ab[0] + ab[1]
     )
     values, _ = collect(combined)
-
-    def bad(value: int) -> None:
-        if value == 1:
-            raise ValueError("one")
-
-    count.subscribe(bad)
-    with pytest.raises(ValueError):
-        count.set(1)
+    count.subscribe(failing(ValueError("one"), lambda v: v == 1))
+    count.set(1)
     count.set(2)
     assert values == [0, 3, 6]
 
 
-# --- batch ---------------------------------------------------------------------------------
+def test_a_subscriber_set_off_by_another_store_is_isolated_too() -> None:
+    """A subscriber raising in a drain started by another subscriber does not stop the outer one."""
+    source = writable(0)
+    target = writable(0)
+    seen: list[int] = []
+    source.subscribe(target.set)
+    target.subscribe(failing(RuntimeError("inner"), lambda v: v == 1))
+    source.subscribe(seen.append)
+    source.set(1)
+    assert (get(target), seen) == (1, [0, 1])
 
 
-def test_batch_notifies_each_subscriber_once_with_the_final_value() -> None:
-    """N sets inside a batch are one notification per subscriber, at the end."""
+def test_a_raising_invalidate_does_not_stop_the_notification() -> None:
+    """If invalidate raises, its run and the other subscribers are still called."""
     store = writable(0)
+    runs: list[int] = []
+    others: list[int] = []
+
+    def bad_invalidate() -> None:
+        raise RuntimeError("invalidate")
+
+    store.subscribe(runs.append, bad_invalidate)
+    store.subscribe(others.append)
+    store.set(1)
+    assert (runs, others) == ([0, 1], [0, 1])
+
+
+def test_a_subscriber_raising_on_subscribe_stays_subscribed() -> None:
+    """subscribe() returns the unsubscriber although run raised at once, and later values arrive."""
+    store = writable(0)
+    seen: list[int] = []
+
+    def bad_at_first(value: int) -> None:
+        seen.append(value)
+        if value == 0:
+            raise RuntimeError("first")
+
+    unsubscribe = store.subscribe(bad_at_first)
+    store.set(1)
+    unsubscribe()
+    store.set(2)
+    assert seen == [0, 1]
+
+
+def test_an_updater_error_reaches_the_caller() -> None:
+    """update(fn) is not a callback: an error of fn is raised from update and nothing changes."""
+    store = writable(0)
+    before = error_count()
+    with pytest.raises(ZeroDivisionError):
+        store.update(lambda n: 1 // n)
+    assert (get(store), error_count()) == (0, before)
+
+
+def test_a_raising_derived_function_keeps_the_previous_value() -> None:
+    """derived's value and its subscribers stay as they were when fn raises."""
+    source = writable(1)
+
+    def inverse(n: int) -> float:
+        return 1 / n
+
+    values, _ = collect(derived(source, inverse))
+    source.set(0)
+    assert values == [1.0]
+
+
+def test_derived_recovers_after_its_function_raised() -> None:
+    """The next change that does not raise updates the derived store as usual."""
+    source = writable(1)
+    values, _ = collect(derived(source, lambda n: 1 / n))
+    source.set(0)
+    source.set(4)
+    assert values == [1.0, 0.25]
+
+
+def test_a_raising_derived_function_does_not_block_stores_downstream() -> None:
+    """A store over a failed input and a working one still follows every change."""
+    count = writable(1)
+    inverse = derived(count, lambda c: 1 / c)
+    double = derived(count, lambda c: 2 * c)
+    values, _ = collect(derived([inverse, double], lambda pair: pair))
+    count.set(0)
+    count.set(2)
+    assert values == [(1.0, 2), (1.0, 0), (0.5, 4)]
+
+
+def test_a_raising_derived_function_is_counted() -> None:
+    """Each failure of a derived function adds one to callback_errors."""
+    source = writable(1)
+    derived(source, lambda n: 1 / n).subscribe(lambda _: None)
+    before = error_count()
+    source.set(0)
+    source.set(1)
+    source.set(0)
+    assert error_count() == before + 2
+
+
+def test_a_raising_set_style_derived_function_does_not_rerun_the_cleanup() -> None:
+    """When fn raises, the cleanup it returned last time has run once, and not again at stop."""
+    source = writable(1)
+    cleaned: list[int] = []
+
+    def fn(n: int, set_: Callable[[float], None]) -> Callable[[], None]:
+        set_(1 / n)
+        return lambda: cleaned.append(n)
+
+    unsubscribe = derived(source, fn).subscribe(lambda _: None)
+    source.set(0)
+    unsubscribe()
+    assert cleaned == [1]
+
+
+def test_a_raising_derived_cleanup_is_isolated() -> None:
+    """A cleanup that raises is counted; the store recomputes and stops as usual."""
+    source = writable(1)
+
+    def fn(n: int, set_: Callable[[int], None]) -> Callable[[], None]:
+        set_(n)
+
+        def cleanup() -> None:
+            raise RuntimeError("cleanup")
+
+        return cleanup
+
+    before = error_count()
+    values, unsubscribe = collect(derived(source, fn))
+    source.set(2)
+    unsubscribe()
+    assert (values, error_count()) == ([1, 2], before + 2)
+
+
+def test_a_raising_start_notifier_still_starts_the_store() -> None:
+    """subscribe() works, set notifies, and the failure is counted."""
+
+    def start(set_: Callable[[int], None]) -> None:
+        raise RuntimeError("start")
+
+    store = writable(0, start)
+    before = error_count()
     values, _ = collect(store)
-    with batch():
-        for n in range(1, 11):
-            store.set(n)
-        assert values == [0]
-    assert values == [0, 10]
+    store.set(1)
+    assert (values, error_count()) == ([0, 1], before + 1)
 
 
-def test_batch_values_change_at_once() -> None:
-    """Inside a batch, get() of a writable sees the new value."""
+def test_a_raising_stop_function_still_stops_the_store() -> None:
+    """The store stops (the next subscriber starts it again) and the failure is counted."""
+    starts = 0
+
+    def start() -> Callable[[], None]:
+        nonlocal starts
+        starts += 1
+
+        def stop() -> None:
+            raise RuntimeError("stop")
+
+        return stop
+
+    store = writable(0, start)
+    before = error_count()
+    store.subscribe(lambda _: None)()
+    store.subscribe(lambda _: None)()
+    assert (starts, error_count()) == (2, before + 2)
+
+
+def test_keyboard_interrupt_from_a_subscriber_is_not_swallowed() -> None:
+    """Only Exception is isolated: KeyboardInterrupt propagates, and the queue is left empty."""
     store = writable(0)
-    store.subscribe(lambda _: None)
-    with batch():
-        store.set(5)
-        assert get(store) == 5
-
-
-def test_batch_over_several_stores_updates_a_derived_store_once() -> None:
-    """A derived store over two inputs changed in one batch recomputes once."""
-    a = writable(1)
-    b = writable(2)
-    calls: list[tuple[int, int]] = []
-
-    def add(ab: tuple[int, int]) -> int:
-        calls.append(ab)
-        return ab[0] + ab[1]
-
-    total = derived([a, b], add)
-    values, _ = collect(total)
-    with batch():
-        a.set(10)
-        b.set(20)
-        a.set(100)
-    assert values == [3, 120]
-    assert calls == [(1, 2), (100, 20)]
-
-
-def test_nested_batches_notify_when_the_outermost_ends() -> None:
-    """Only the outermost batch flushes."""
-    store = writable(0)
+    store.subscribe(failing(KeyboardInterrupt(), lambda v: v == 1))
     values, _ = collect(store)
-    with batch():
-        with batch():
-            store.set(1)
-        assert values == [0]
-        store.set(2)
+    with pytest.raises(KeyboardInterrupt):
+        store.set(1)
+    store.set(2)
     assert values == [0, 2]
 
 
-def test_batch_keeps_the_diamond_glitch_free() -> None:
-    """A diamond under a batch still sees one consistent update."""
-    count = writable(0)
-    a = derived(count, lambda c: f"a{c}")
-    b = derived(count, lambda c: f"b{c}")
-    combined = derived([a, b], lambda ab: ab[0] + ab[1])
-    values, _ = collect(combined)
-    with batch():
-        count.set(1)
-        count.set(2)
-    assert values == ["a0b0", "a2b2"]
+def test_system_exit_from_a_derived_function_is_not_swallowed() -> None:
+    """SystemExit from a derived function propagates."""
+    source = writable(1)
+
+    def fn(n: int) -> int:
+        if n == 2:
+            raise SystemExit(2)
+        return n
+
+    derived(source, fn).subscribe(lambda _: None)
+    with pytest.raises(SystemExit):
+        source.set(2)
 
 
-def test_batch_flushes_even_if_the_block_raises() -> None:
-    """Subscribers hear about sets made before the error."""
+# --- fault isolation: logging and callback_errors ------------------------------------------
+
+
+def test_each_failure_is_counted() -> None:
+    """Every raise of a subscriber adds one to callback_errors.count."""
     store = writable(0)
-    values, _ = collect(store)
-    with pytest.raises(KeyError), batch():
-        store.set(1)
-        raise KeyError("stop")
-    assert values == [0, 1]
+    store.subscribe(failing(RuntimeError("boom"), lambda v: v > 0))
+    before = error_count()
+    store.set(1)
+    store.set(2)
+    store.set(3)
+    assert error_count() == before + 3
 
 
-def test_batch_skips_subscriptions_ended_inside_it() -> None:
-    """A subscriber that unsubscribed during the batch is not called at its end."""
+def test_a_failing_callback_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    """The first failure of a callback is logged; later ones are only counted."""
     store = writable(0)
-    values, unsubscribe = collect(store)
-    with batch():
-        store.set(1)
-        unsubscribe()
-    assert values == [0]
+    store.subscribe(failing(RuntimeError("boom"), lambda v: v > 0))
+    store.set(1)
+    store.set(2)
+    assert len(error_logs(caplog)) == 1
 
 
-def test_batch_does_not_call_a_new_subscriber_twice() -> None:
-    """Subscribing inside a batch after a set gives one call with the current value."""
+def test_each_failing_callback_gets_its_own_log(caplog: pytest.LogCaptureFixture) -> None:
+    """Two different failing subscribers are two log records."""
     store = writable(0)
-    store.subscribe(lambda _: None)
-    values: list[int] = []
-    with batch():
+    store.subscribe(failing(RuntimeError("one"), lambda v: v > 0))
+    store.subscribe(failing(RuntimeError("two"), lambda v: v > 0))
+    store.set(1)
+    store.set(2)
+    assert len(error_logs(caplog)) == 2
+
+
+def test_the_log_has_the_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    """The log record carries the exception itself."""
+    store = writable(0)
+    store.subscribe(failing(RuntimeError("boom"), lambda v: v == 1))
+    store.set(1)
+    (log,) = error_logs(caplog)
+    assert log.exc_info is not None and str(log.exc_info[1]) == "boom"
+
+
+def test_the_log_names_the_subscriber_and_its_store(caplog: pytest.LogCaptureFixture) -> None:
+    """A subscriber's failure is logged as 'the subscriber <qualname> of writable(<value>)'."""
+
+    def on_price(value: int) -> None:
+        raise RuntimeError("boom")
+
+    writable(7).subscribe(on_price)
+    (log,) = error_logs(caplog)
+    assert log.getMessage().startswith(f"the subscriber {on_price.__qualname__} of writable(7)")
+
+
+def test_the_log_names_the_derived_function(caplog: pytest.LogCaptureFixture) -> None:
+    """A derived function's failure is logged as 'the derived function <qualname>'."""
+
+    def inverse(n: int) -> float:
+        return 1 / n
+
+    derived(writable(0), inverse).subscribe(lambda _: None)
+    (log,) = error_logs(caplog)
+    assert log.getMessage().startswith(f"the derived function {inverse.__qualname__} raised")
+
+
+def test_the_log_names_the_start_notifier(caplog: pytest.LogCaptureFixture) -> None:
+    """A start notifier's failure is logged as 'the start notifier <qualname> of ...'."""
+
+    def connect() -> None:
+        raise RuntimeError("start")
+
+    readable(0, connect).subscribe(lambda _: None)
+    (log,) = error_logs(caplog)
+    assert log.getMessage().startswith(f"the start notifier {connect.__qualname__} of readable(0)")
+
+
+def test_callback_errors_last_describes_the_latest_failure() -> None:
+    """last is '<where>: <ExcType>: <message>'."""
+
+    def on_value(value: int) -> None:
+        raise ValueError(f"bad {value}")
+
+    store = writable(0)
+    store.subscribe(on_value)
+    store.set(5)
+    assert get(callback_errors).last == (
+        f"the subscriber {on_value.__qualname__} of writable(5): ValueError: bad 5"
+    )
+
+
+def test_callback_errors_is_read_only() -> None:
+    """callback_errors has subscribe but no set or update."""
+    assert not hasattr(callback_errors, "set")
+    assert not hasattr(callback_errors, "update")
+
+
+def test_callback_errors_holds_a_frozen_value() -> None:
+    """Its value cannot be changed in place."""
+    with pytest.raises(FrozenInstanceError):
+        get(callback_errors).count = 0  # type: ignore[misc]
+
+
+def test_callback_errors_notifies_its_subscribers() -> None:
+    """A subscriber of callback_errors hears each new count."""
+    counts: list[int] = []
+    unsubscribe = callback_errors.subscribe(lambda e: counts.append(e.count))
+    writable(0).subscribe(failing(RuntimeError("boom")))
+    unsubscribe()
+    assert counts == [counts[0], counts[0] + 1]
+
+
+def test_failures_in_one_drain_are_published_after_it() -> None:
+    """Errors raised while a drain runs reach callback_errors once the queued entries have run."""
+    store = writable(0)
+    log: list[str] = []
+    store.subscribe(failing(RuntimeError("one"), lambda v: v == 1))
+    store.subscribe(failing(RuntimeError("two"), lambda v: v == 1))
+    store.subscribe(lambda v: log.append(f"store {v}"))
+    first = error_count()
+    unsubscribe = callback_errors.subscribe(lambda e: log.append(f"errors +{e.count - first}"))
+    store.set(1)
+    unsubscribe()
+    assert log == ["store 0", "errors +0", "store 1", "errors +2"]
+
+
+def test_a_failing_callback_errors_subscriber_is_logged_not_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A broken subscriber of callback_errors is logged once but never counted (no loop)."""
+    before = error_count()
+    unsubscribe = callback_errors.subscribe(failing(RuntimeError("display")))
+    writable(0).subscribe(failing(RuntimeError("boom")))
+    unsubscribe()
+    logs = [r.getMessage() for r in error_logs(caplog)]
+    assert error_count() == before + 1
+    assert len(logs) == 2 and "not counted" in logs[0]
+
+
+def test_a_failing_store_derived_from_callback_errors_does_not_loop() -> None:
+    """A derived store over callback_errors whose function raises adds no count of its own."""
+    unsubscribe = derived(callback_errors, failing(RuntimeError("display"))).subscribe(
+        lambda _: None
+    )
+    before = error_count()
+    writable(0).subscribe(failing(RuntimeError("boom")))
+    unsubscribe()
+    assert error_count() == before + 1
+
+
+def test_callback_errors_still_publishes_after_an_interrupted_drain() -> None:
+    """A KeyboardInterrupt that drops a queued publication does not stop later ones."""
+    store = writable(0)
+    store.subscribe(failing(RuntimeError("boom"), lambda v: v == 1))
+    store.subscribe(failing(KeyboardInterrupt(), lambda v: v == 1))
+    with pytest.raises(KeyboardInterrupt):
         store.set(1)
-        store.subscribe(values.append)
-    assert values == [1]
+    before = error_count()
+    writable(0).subscribe(failing(RuntimeError("later")))
+    assert error_count() == before + 2
 
 
-def test_batch_inside_a_subscriber_joins_the_running_queue() -> None:
-    """A batch opened by a subscriber during a drain flushes in queue order."""
-    source = writable(0)
-    target = writable(0)
-    values, _ = collect(target)
+def test_report_callback_error_counts_every_report() -> None:
+    """Each report adds one to callback_errors and sets last."""
+    before = error_count()
+    report_callback_error("listener f for 'tick'", KeyError("k"), key="f")
+    report_callback_error("listener f for 'tick'", KeyError("k"), key="f")
+    assert get(callback_errors) == CallbackErrors(
+        before + 2, "listener f for 'tick': KeyError: 'k'"
+    )
 
-    def copy(n: int) -> None:
-        with batch():
-            target.set(n)
-            target.set(n * 10)
 
-    source.subscribe(copy)
-    source.set(2)
-    assert values == [0, 20]
+def test_report_callback_error_logs_once_per_key(caplog: pytest.LogCaptureFixture) -> None:
+    """The first report of each key is logged; later reports of that key are only counted."""
+    first, second = object(), object()
+    for key in (first, first, second, second):
+        report_callback_error("listener", RuntimeError("x"), key)
+    assert len(error_logs(caplog)) == 2
+
+
+def test_report_callback_error_inside_a_drain_is_published_after_it() -> None:
+    """Reported from a subscriber, the error reaches callback_errors when the drain goes on."""
+    store = writable(0)
+    store.subscribe(
+        lambda v: report_callback_error("listener", RuntimeError("x"), key=store) if v else None
+    )
+    seen: list[int] = []
+    store.subscribe(seen.append)
+    before = error_count()
+    store.set(1)
+    assert (seen, error_count()) == ([0, 1], before + 1)
+
+
+# --- unsubscribing ---------------------------------------------------------------------------
+
+
+def test_a_derived_unsubscriber_called_twice_is_a_no_op() -> None:
+    """Calling a derived store's unsubscriber again neither stops its inputs twice nor fails."""
+    stops = 0
+
+    def start() -> Callable[[], None]:
+        def stop() -> None:
+            nonlocal stops
+            stops += 1
+
+        return stop
+
+    d = derived(writable(0, start), lambda n: n)
+    unsubscribe = d.subscribe(lambda _: None)
+    keep = d.subscribe(lambda _: None)
+    unsubscribe()
+    unsubscribe()
+    assert stops == 0
+    keep()
+    keep()
+    assert stops == 1
 
 
 def test_writable_satisfies_the_writable_protocol() -> None:
@@ -758,12 +1085,18 @@ def test_writable_satisfies_the_writable_protocol() -> None:
 
 
 def test_store_functions_are_exported_from_the_package() -> None:
-    """`from wsclient import writable, readable, derived, get, batch` works (the issue's API)."""
+    """`from wsclient import writable, readable, derived, get` works (the issue's API)."""
     import wsclient
 
     count = wsclient.writable(1)
     doubled = wsclient.derived(count, lambda n: n * 2)
-    with wsclient.batch():
-        count.set(2)
+    count.set(2)
     assert wsclient.get(doubled) == 4
     assert wsclient.readable(5).subscribe(lambda _v: None) is not None
+
+
+def test_callback_errors_is_exported_from_the_package() -> None:
+    """`wsclient.callback_errors` is the stores module's store."""
+    import wsclient
+
+    assert wsclient.callback_errors is callback_errors

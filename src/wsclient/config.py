@@ -18,12 +18,15 @@ from collections.abc import Mapping
 from .core import Options
 from .records import fields, replace
 
+
 def page_options() -> dict[str, str]:
     """The ``Options`` fields the page's query string can set, with their unit there:
     ``"ms"`` for durations (``Seconds`` fields) and ``"count"`` for whole numbers."""
     units = {"Seconds": "ms", "int": "count"}
     annotations = Options.__annotations__  # strings: the module uses postponed annotations
-    return {name: units[annotations[name]] for name in fields(Options) if annotations[name] in units}
+    return {
+        name: units[annotations[name]] for name in fields(Options) if annotations[name] in units
+    }
 
 
 _SCHEMES = {"ws": "ws", "wss": "wss", "http": "ws", "https": "wss"}

@@ -10,8 +10,9 @@ listeners registered for its type, then the ``"*"`` listeners. The stores it cha
 once per frame. A frame that cannot be used is
 counted in ``dropped`` (and logged the first time each kind occurs) and goes no further.
 
-Nothing raised by a listener or a store subscriber escapes: each error is counted in ``errors``,
-logged with its traceback the first time each listener (or store) fails, and the rest of the
+Nothing raised by a listener or a store subscriber escapes: each error is counted in ``errors``
+(``stores.callback_errors``, the package's one count of user-callback errors), logged with its
+traceback the first time each listener (or subscriber) fails, and the rest of the
 frame's work goes on. So one broken listener stops neither the others, nor the stores, nor the
 connection.
 
@@ -50,12 +51,20 @@ from wsclient.messages import (
     parse,
 )
 from wsclient.records import Record, record
-from wsclient.stores import Readable, Writable, derived, readonly, writable
+from wsclient.stores import (
+    CallbackErrors,
+    Readable,
+    Writable,
+    callback_errors,
+    derived,
+    readonly,
+    report_callback_error,
+    writable,
+)
 
 __all__ = [
     "ConnectionState",
     "DropStats",
-    "ErrorStats",
     "EventRouter",
     "ProcessInfo",
 ]
@@ -111,33 +120,21 @@ class DropStats(Record):
     last_reason: str
 
 
-@record
-class ErrorStats(Record):
-    """How many listener or subscriber calls raised, and the last error as text."""
-
-    count: int = 0
-    last: str | None = None
-
-
 Listener: TypeAlias = Callable[[Any], object]
 
 # Bits of EventRouter._dirty: domain stores changed by handle() and not yet published.
 _PROJECTS: Final = 1
 _FILES: Final = 2
 _PROCESSES: Final = 4
-_WHERE_PROJECTS: Final = "a store subscriber for 'projects'"
-_WHERE_FILES: Final = "a store subscriber for 'files'"
-_WHERE_PROCESSES: Final = "a store subscriber for 'processes'"
 
 
 class _Registration:
     """One `EventRouter.on` call; identity-compared so one callback may be registered twice."""
 
-    __slots__ = ("callback", "failed")
+    __slots__ = ("callback",)
 
     def __init__(self, callback: Listener) -> None:
         self.callback = callback
-        self.failed = False
 
 
 class EventRouter:
@@ -172,12 +169,9 @@ class EventRouter:
         self._dropped_store: Writable[Mapping[str, DropStats]] = writable(
             MappingProxyType(self._dropped)
         )
-        self._errors: Writable[ErrorStats] = writable(ErrorStats())
         # What handle() changed and publish() has not set yet.
         self._new_messages = False
         self._dirty = 0
-        self._logged_errors: set[str] = set()
-        self._error_count = 0
 
         #: Connection state, set by the connection adapter.
         self.state: Writable[ConnectionState] = writable(ConnectionState())
@@ -193,8 +187,9 @@ class EventRouter:
         self.processes: Readable[Mapping[str, ProcessInfo]] = readonly(self._processes_store)
         #: drop kind -> `DropStats`.
         self.dropped: Readable[Mapping[str, DropStats]] = readonly(self._dropped_store)
-        #: Errors raised by listeners and store subscribers.
-        self.errors: Readable[ErrorStats] = readonly(self._errors)
+        #: Errors raised by listeners, store subscribers and derived functions (the package's
+        #: one count: ``stores.callback_errors``).
+        self.errors: Readable[CallbackErrors] = callback_errors
 
         self._apply: dict[str, Callable[[Any], None]] = {
             "project.created": self._apply_project,
@@ -308,23 +303,16 @@ class EventRouter:
         """Set every store that ``handle`` changed since the last ``publish``. Never raises."""
         if self._new_messages:
             self._new_messages = False
-            self._set(self._messages, tuple(self._log), "a 'messages' store subscriber")
+            self._messages.set(tuple(self._log))
         dirty = self._dirty
         if dirty:
             self._dirty = 0
             if dirty & _PROJECTS:
-                self._set(self._projects_store, MappingProxyType(self._projects), _WHERE_PROJECTS)
+                self._projects_store.set(MappingProxyType(self._projects))
             if dirty & _FILES:
-                self._set(self._files_store, MappingProxyType(self._files_views), _WHERE_FILES)
+                self._files_store.set(MappingProxyType(self._files_views))
             if dirty & _PROCESSES:
-                view = MappingProxyType(self._processes)
-                self._set(self._processes_store, view, _WHERE_PROCESSES)
-
-    def _set(self, store: Writable[Any], value: object, where: str) -> None:
-        try:
-            store.set(value)
-        except Exception as exc:
-            self._report_error(where, exc)
+                self._processes_store.set(MappingProxyType(self._processes))
 
     def drop_binary(self, size: int) -> None:
         """Count a binary frame of ``size`` bytes: this client only reads JSON text frames."""
@@ -399,44 +387,13 @@ class EventRouter:
         else:
             count = stats.count + 1
         self._dropped[drop.kind] = DropStats(count, drop.reason)
-        try:
-            self._dropped_store.set(MappingProxyType(self._dropped))
-        except Exception as exc:
-            self._report_error("a 'dropped' store subscriber", exc)
+        self._dropped_store.set(MappingProxyType(self._dropped))
 
     def _report_listener_error(
         self, registration: _Registration, type_: str, exc: Exception
     ) -> None:
         name = getattr(registration.callback, "__qualname__", repr(registration.callback))
-        where = f"listener {name} for {type_!r}"
-        if not registration.failed:
-            registration.failed = True
-            logger.error(
-                "%s raised; other listeners and the stores carry on. Later errors of this "
-                "listener are counted in `errors`, not logged",
-                where,
-                exc_info=exc,
-            )
-        self._count_error(where, exc)
-
-    def _report_error(self, where: str, exc: Exception) -> None:
-        if where not in self._logged_errors:
-            self._logged_errors.add(where)
-            logger.error(
-                "%s raised; the router carries on. Later errors here are counted in `errors`, "
-                "not logged",
-                where,
-                exc_info=exc,
-            )
-        self._count_error(where, exc)
-
-    def _count_error(self, where: str, exc: Exception) -> None:
-        self._error_count += 1
-        # A failing `errors` subscriber must not recurse into here: its error is only logged.
-        try:
-            self._errors.set(ErrorStats(self._error_count, f"{where}: {type(exc).__name__}: {exc}"))
-        except Exception:
-            logger.exception("an 'errors' store subscriber raised")
+        report_callback_error(f"the listener {name} for {type_!r}", exc, registration)
 
 
 def _is_connected(state: ConnectionState) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, Route
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from server import ServerThread, chromium
 
@@ -81,10 +82,17 @@ def app(
 ) -> Any:
     """Open the dashboard against the test server; returns a function taking query options."""
 
+    console: list[str] = []
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+
     def open_app(path: str = "/index.html", **query: Any) -> Page:
         qs = urllib.parse.urlencode(query)
         page.goto(f"{server.url}{path.lstrip('/')}" + (f"?{qs}" if qs else ""))
-        page.wait_for_function("() => window.wsclient !== undefined", timeout=BOOT_TIMEOUT_MS)
+        try:
+            page.wait_for_function("() => window.wsclient !== undefined", timeout=BOOT_TIMEOUT_MS)
+        except PlaywrightTimeoutError:
+            log = "\n".join(console[-40:] + page_errors)
+            raise AssertionError(f"the page did not boot; its console said:\n{log}") from None
         return page
 
     return open_app

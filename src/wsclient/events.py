@@ -72,7 +72,6 @@ __all__ = [
 logger = logging.getLogger("wsclient.events")
 
 
-
 _STATUS_VALUES: Final = frozenset(state.value for state in State)
 
 

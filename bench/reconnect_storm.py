@@ -1,6 +1,6 @@
 """Reconnect storm: 10,000 clients lose their server at once; how hard do they hit it?
 
-Every client is a real ``wsclient.core.Connection`` run by the page's own ``wsclient.driver.Driver``
+Every client is a real ``wsclient.core.Session`` run by the page's own ``wsclient.driver.Driver``
 on a simulated port (its sockets and its one timer are events on a shared queue) under one fake
 clock. The scenario:
 
@@ -40,7 +40,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from wsclient.core import Connection, Options
+from wsclient.core import Options, Session
 from wsclient.driver import Driver
 from wsclient.records import replace
 
@@ -148,7 +148,7 @@ def simulate(
 ) -> StormResult:
     """Drop ``clients`` connected clients at ``DOWN_AT``, bring the server back at ``BACK_AT``.
 
-    Every client is the page's own ``Driver`` around a ``Connection``, on a ``StormPort``."""
+    Every client is the page's own ``Driver`` around a ``Session``, on a ``StormPort``."""
     rng = random.Random(seed)
     source = random_source if random_source is not None else rng.random
     shared = options if options is not None else Options()
@@ -165,7 +165,7 @@ def simulate(
 
     drivers = [
         Driver(
-            Connection(shared, random=source),
+            Session(shared, random=source),
             make_port(client),
             on_text=_ignore,
             on_binary=_ignore,

@@ -14,8 +14,8 @@ from typing import Any
 import js  # type: ignore[import-not-found]
 from pyodide.ffi import create_proxy, to_js  # type: ignore[import-not-found]
 
-from wsclient.events import EventRouter
 from wsclient.messages import parse
+from wsclient.router import EventRouter
 
 # The throughput bench's 100 frames, handed over by the harness (bench/__main__.py).
 FRAMES: list[str] = list(js.window.__benchFrames)

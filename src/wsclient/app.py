@@ -13,11 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 from .config import ConfigError, options_from_query, query_parameters, resolve_url
-from .core import Connection, Health, Options, State
+from .core import Health, Options, Session, State
 from .driver import Driver, Port
-from .events import ConnectionState, EventRouter
 from .messages import Message, serialize
 from .records import replace
+from .router import ConnectionState, EventRouter
 from .stores import Readable, Writable, readonly, writable
 
 log = logging.getLogger("wsclient")
@@ -43,10 +43,10 @@ class Client:
         port: PortFactory | None = None,
     ) -> None:
         self.router = EventRouter()
-        self.core = Connection(options)
+        self.core = Session(options)
         self._health: Writable[Health] = writable(self.core.health())
         self._subscriptions: Writable[tuple[str, ...]] = writable(())
-        #: Connection health for the UI (state, attempt, next retry, RTT, queue depth...).
+        #: Session health for the UI (state, attempt, next retry, RTT, queue depth...).
         self.health: Readable[Health] = readonly(self._health)
         #: Projects this page is subscribed to, in the order they were first subscribed.
         self.subscriptions: Readable[tuple[str, ...]] = readonly(self._subscriptions)

@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-``Connection`` owns every decision of the client (when to open a socket, what to send on it, when
+``Session`` owns every decision of the client (when to open a socket, what to send on it, when
 it is dead, how long to wait before the next attempt) and performs no I/O and reads no clock. The
 adapter (``browser.py``) feeds it *inputs* -- method calls carrying ``now``, a float of seconds from
 any monotonic origin -- and carries out the *actions* it drains with ``take_actions()``:
@@ -286,7 +286,7 @@ class _Link:
         return self.last_rx + options.ping_interval
 
 
-class Connection:
+class Session:
     """The reconnecting connection; see the module docstring for how to drive it."""
 
     def __init__(

@@ -3,7 +3,7 @@ reconnect-storm simulation.
 
 Theory of operation
 -------------------
-``core.Connection`` decides and never acts; a platform acts and never decides. ``Driver`` sits
+``core.Session`` decides and never acts; a platform acts and never decides. ``Driver`` sits
 between them and is the only code that:
 
 - reads the clock (``port.now()``) and passes ``now`` into every core input;
@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from .core import CloseSocket, Connection, Health, OpenSocket, SendText
+from .core import CloseSocket, Health, OpenSocket, SendText, Session
 from .messages import Pong
 
 
@@ -65,11 +65,11 @@ class Port(Protocol):
 
 
 class Driver:
-    """Runs a ``core.Connection`` on a ``Port`` (see the module docstring)."""
+    """Runs a ``core.Session`` on a ``Port`` (see the module docstring)."""
 
     def __init__(
         self,
-        core: Connection,
+        core: Session,
         port: Callable[[Driver], Port],
         *,
         on_text: Callable[[str], object],

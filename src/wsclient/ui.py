@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import browser
 from .core import Health, State
-from .events import ProcessInfo
 from .messages import Message, to_wire
+from .router import ProcessInfo
 from .status import status_view
 from .stores import Readable
 

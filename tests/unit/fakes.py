@@ -10,8 +10,8 @@ socket that is gone, and the timer is armed for a moment that is not in the past
 from __future__ import annotations
 
 from wsclient.core import Action, CloseSocket, OpenSocket, SendText
-from wsclient.events import EventRouter
 from wsclient.messages import Message
+from wsclient.router import EventRouter
 
 
 class FakePort:

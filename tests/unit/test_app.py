@@ -8,7 +8,7 @@ from fakes import FakePort
 from wsclient import get
 from wsclient.app import Client, client_from_page
 from wsclient.driver import Driver
-from wsclient.events import ConnectionState
+from wsclient.router import ConnectionState
 
 
 class Page:

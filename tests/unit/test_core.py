@@ -9,10 +9,10 @@ from test_core_harness import FakeBrowser, assert_actions, connected
 
 from wsclient.core import (
     CloseSocket,
-    Connection,
     InvalidTransition,
     OpenSocket,
     Options,
+    Session,
     State,
 )
 from wsclient.records import replace
@@ -25,7 +25,7 @@ ALWAYS_FULL = dict(random=lambda: 1.0)  # every delay is its whole window
 
 def test_starts_disconnected_with_nothing_to_do() -> None:
     """A new connection is DISCONNECTED, has no deadline and no actions."""
-    core = Connection()
+    core = Session()
     assert core.state is State.DISCONNECTED
     assert core.next_deadline is None
     assert core.take_actions() == []
@@ -485,7 +485,7 @@ def test_health_reports_the_last_close() -> None:
 
 def test_subscriptions_lists_active_projects_with_their_counts() -> None:
     """The UI reads which projects are active and how many local subscribers each has."""
-    core = Connection()
+    core = Session()
     core.subscribe("a", 0.0)
     core.subscribe("b", 0.0)
     core.subscribe("a", 0.0)

@@ -13,7 +13,7 @@ from typing import Any
 
 from fakes import FakePort
 
-from wsclient.core import Action, CloseSocket, Connection, Health, OpenSocket, Options, SendText
+from wsclient.core import Action, CloseSocket, Health, OpenSocket, Options, SendText, Session
 from wsclient.driver import Driver
 from wsclient.messages import Drop, parse
 
@@ -28,7 +28,7 @@ class FakeBrowser:
         random: Callable[[], float] = lambda: 0.5,
         now: float = 0.0,
     ) -> None:
-        self.core = Connection(options, random=random)
+        self.core = Session(options, random=random)
         self.port = FakePort(now)
         self.texts: list[str] = []
         self.healths: list[Health] = []

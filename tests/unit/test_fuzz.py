@@ -11,8 +11,8 @@ from fakes import feed
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wsclient.events import EventRouter
 from wsclient.messages import KNOWN_TYPES, Drop, FileInfo, Message, parse
+from wsclient.router import EventRouter
 from wsclient.stores import get
 
 FRAMES_REQUIRED = 10_000

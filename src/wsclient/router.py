@@ -69,7 +69,7 @@ __all__ = [
     "ProcessInfo",
 ]
 
-logger = logging.getLogger("wsclient.events")
+logger = logging.getLogger("wsclient.router")
 
 
 _STATUS_VALUES: Final = frozenset(state.value for state in State)
@@ -172,7 +172,7 @@ class EventRouter:
         self._new_messages = False
         self._dirty = 0
 
-        #: Connection state, set by the connection adapter.
+        #: Session state, set by the connection adapter.
         self.state: Writable[ConnectionState] = writable(ConnectionState())
         #: True while ``state.status == "connected"``.
         self.is_connected: Readable[bool] = derived(self.state, _is_connected)

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from fakes import feed
 
-from wsclient.events import (
+from wsclient.messages import FileInfo, Message, Pong, ProcessEvent, ProjectEvent
+from wsclient.router import (
     ConnectionState,
     DropStats,
     EventRouter,
     ProcessInfo,
 )
-from wsclient.messages import FileInfo, Message, Pong, ProcessEvent, ProjectEvent
 from wsclient.stores import derived, get
 
 TS = "2024-05-01T12:00:00Z"
@@ -211,7 +211,7 @@ def test_drops_are_logged_once_per_kind(
     router: EventRouter, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Five bad frames of one kind and one of another log two warnings."""
-    with caplog.at_level(logging.WARNING, logger="wsclient.events"):
+    with caplog.at_level(logging.WARNING, logger="wsclient.router"):
         for _ in range(5):
             feed(router, "nope")
         feed(router, "{}")

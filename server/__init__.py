@@ -1,18 +1,18 @@
 """Mock/demo backend for the WebSocket client: static files + `/ws` + fault-injection controls.
 
-It speaks the wire protocol of PROTOCOL.md (JSON text frames) and doubles as the e2e test backend.
+It speaks the wire protocol of docs/protocol.md (JSON text frames) and doubles as the e2e
+test backend.
 
 Command line
 ------------
     python -m server [--host 127.0.0.1] [--port 8000] [--root DIR] [--demo | --no-demo]
-                     [--heartbeat SECONDS] [--control | --no-control]
+                     [--heartbeat SECONDS]
 
 - ``--host``/``--port``: bind address (default 127.0.0.1:8000); ``--port 0`` picks a free port.
 - ``--root``: directory served at ``/`` (default: the repo root). ``/`` serves ``index.html``;
   directories serve their ``index.html`` or 404 (no listings); dot-paths (.git, .venv) are hidden.
 - ``--demo/--no-demo``: demo events for subscribed projects (default on).
 - ``--heartbeat``: ``system.heartbeat`` period per connection in seconds (default 3; 0 = off).
-- ``--control/--no-control``: the ``/_control/`` HTTP API (default on).
 
 When ready it prints one line, ``Serving demo at http://127.0.0.1:<port>/``, and flushes.
 
@@ -58,24 +58,8 @@ background thread; use it as a context manager or ``.start()``/``.stop()``. ``.u
   raise ``WaitTimeout`` (a ``TimeoutError`` carrying ``.snapshot``).
 
 In-loop code can use ``MockServer`` (same methods, coroutines where they do I/O) with
-``create_app(server, root)``. ``server.testing`` has small aiohttp-client helpers
+``create_app(server, root)``. ``tests/server/wsutil.py`` has small aiohttp-client helpers
 (``recv_json``, ``recv_type``, ``collect``, ``send_json``, ``nothing_for``).
-
-HTTP control API (other processes)
-----------------------------------
-``POST /_control/<name>`` with a JSON object body (or none), JSON answers; 400 on bad input:
-
-- ``connections`` (also GET) -> the snapshot as JSON; ``status`` (also GET) -> modes and counts
-- ``drop`` -> ``{"dropped": n}``;  ``close`` ``{"code", "reason"}`` -> ``{"closed": n}``
-- ``silence`` ``{"on": bool}``;  ``demo`` ``{"on": bool}``;  ``heartbeat`` ``{"seconds": s}``
-- ``refuse`` ``{"on", "seconds", "count", "mode": "503"|"abort"}``
-- ``flap`` ``{"on", "code" (null = abort), "reason", "count"}``
-- ``send`` ``{"text" | "binary" (base64) | "size", "as_binary", "repeat", "connection"}``
-  -> ``{"sent": n}``
-- ``burst`` ``{"frames": [str] | "text", "count", "connection"}`` -> ``{"sent": n}``
-- ``flood`` ``{"text", "count", "rate", "connection"}`` -> ``{"sent": n}`` when done
-- ``wait`` ``{"opened", "open", "attempts", "frame_contains", "timeout"}`` -> snapshot, or 408
-- ``reset``
 """
 
 from .app import create_app

@@ -29,18 +29,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--heartbeat", type=float, default=3.0, help="system.heartbeat period in s; 0 disables"
     )
-    p.add_argument(
-        "--control",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="expose the /_control/ HTTP API (default on)",
-    )
     return p.parse_args(argv)
 
 
 async def serve(args: argparse.Namespace) -> None:
     server = MockServer(demo=args.demo, heartbeat=args.heartbeat)
-    app = create_app(server, args.root, control=args.control)
+    app = create_app(server, args.root)
     runner, port = await start(app, args.host, args.port)
     host = f"[{args.host}]" if ":" in args.host else args.host
     # One line, flushed: harnesses wait for it and parse the URL (the real port when --port 0).

@@ -1,7 +1,7 @@
 """The WebSocket endpoint and its fault-injection controls.
 
 `MockServer` owns all live state. Every method here must run on the server's event loop;
-`server.thread.ServerThread` and `server.control` are the thread-safe / cross-process fronts.
+`server.thread.ServerThread` is the thread-safe front.
 """
 
 from __future__ import annotations

@@ -1,14 +1,14 @@
-"""Immutable snapshots of what the server saw, handed to tests and to the HTTP control API.
+"""Immutable snapshots of what the server saw, handed to tests.
 
-The live state is mutated only on the server's event loop; tests (often on another thread or in
-another process) only ever get these frozen copies, so they can inspect them without locks.
+The live state is mutated only on the server's event loop; tests (often on another thread) only
+ever get these frozen copies, so they can inspect them without locks.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 FrameKind = Literal["text", "binary"]
@@ -101,7 +101,3 @@ class Snapshot:
         """Seconds between consecutive connection attempts (any outcome), as seen by the server."""
         times = self.attempt_times()
         return [b - a for a, b in itertools.pairwise(times)]
-
-    def to_json(self) -> dict[str, Any]:
-        """Plain dicts/lists, ready for json.dumps (the HTTP control API's answer)."""
-        return asdict(self)

@@ -39,14 +39,12 @@ class ServerThread:
         heartbeat: float = 3.0,
         host: str = "127.0.0.1",
         port: int = 0,
-        control: bool = True,
         call_timeout: float = 30.0,
     ) -> None:
         self.server = MockServer(demo=demo, heartbeat=heartbeat)
         self._root = root
         self._host = host
         self._requested_port = port
-        self._control = control
         self._call_timeout = call_timeout
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -86,7 +84,7 @@ class ServerThread:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        app = create_app(self.server, self._root, control=self._control)
+        app = create_app(self.server, self._root)
         self._runner, self.port = await start(app, self._host, self._requested_port)
         self._ready.set()
         try:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import BrowserContext, Page, Route
 
-from server import ServerThread, chromium
-from tests import packaging
+from server import ServerThread
+from tests import chromium, packaging
 
 ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK = chromium.LOOPBACK

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from server import ServerThread
-from server.testing import nothing_for, recv_json, recv_type, send_json
+from tests.server.wsutil import nothing_for, recv_json, recv_type, send_json
 
 
 def test_drop_aborts_without_close_frame(srv: ServerThread) -> None:

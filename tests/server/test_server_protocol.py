@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 
 from server import ServerThread
-from server.testing import collect, nothing_for, recv_json, recv_type, send_json
+from tests.server.wsutil import collect, nothing_for, recv_json, recv_type, send_json
 
 
 def _is_iso_utc(ts: Any) -> bool:

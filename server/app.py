@@ -22,6 +22,7 @@ def create_app(server: MockServer | None = None, root: Path | str | None = None)
     # Order matters: the catch-all static route must come last.
     app.router.add_get("/ws", server.handle_ws)
     app.router.add_get("/{path:.*}", make_static_handler(Path(root or DEFAULT_ROOT)))
+    app.on_startup.append(server.startup)
     app.on_shutdown.append(server.shutdown)
     return app
 

@@ -53,6 +53,7 @@ class ConnectionInfo:
     frames: tuple[Frame, ...] = field(default_factory=tuple)
     sent: int = 0  # frames the server wrote to this connection
     silent: bool = False
+    protocol: int = 2  # 1 when accepted in v1 mode
 
     @property
     def open(self) -> bool:
@@ -101,3 +102,22 @@ class Snapshot:
         """Seconds between consecutive connection attempts (any outcome), as seen by the server."""
         times = self.attempt_times()
         return [b - a for a, b in itertools.pairwise(times)]
+
+
+@dataclass(frozen=True)
+class Applied:
+    """A client request the server applied (accepted), once per id."""
+
+    id: str
+    message: dict[str, Any]
+    t: float  # the server's stream clock (time.monotonic() unless a clock was injected)
+
+
+@dataclass(frozen=True)
+class SentAck:
+    """An ack written to a connection."""
+
+    t: float  # the server's stream clock
+    connection_id: int
+    ack: dict[str, Any]
+    repeat: bool  # answers an id that was answered before (not applied again)

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from server import ServerThread
-from tests.server.wsutil import recv_json, send_json
+from tests.server.wsutil import connect, recv_json, send_json
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -90,7 +90,7 @@ def test_cli_serves_page_and_ws(static_root: Path) -> None:
             assert b"root" in r.read()
 
         async def main() -> None:
-            async with aiohttp.ClientSession() as s, s.ws_connect(url + "ws") as ws:
+            async with aiohttp.ClientSession() as s, connect(s, url + "ws") as ws:
                 await send_json(ws, {"type": "ping", "id": 1})
                 assert (await recv_json(ws))["type"] == "pong"
 

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+
+
+@contextlib.asynccontextmanager
+async def connect(
+    session: aiohttp.ClientSession, url: str, **kwargs: Any
+) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
+    """A v2 connection whose `hello` (checked to be the first frame) is already read."""
+    async with session.ws_connect(url, **kwargs) as ws:
+        hello = await recv_json(ws)
+        assert hello["type"] == "hello" and hello["protocol"] == 2, hello
+        yield ws
 
 
 async def recv_json(ws: aiohttp.ClientWebSocketResponse, timeout: float = 2.0) -> dict[str, Any]:

@@ -62,16 +62,21 @@ In-loop code can use ``MockServer`` (same methods, coroutines where they do I/O)
 (``recv_json``, ``recv_type``, ``collect``, ``send_json``, ``nothing_for``).
 """
 
+from .acks import HOLD, AckPolicy
 from .app import create_app
 from .core import MockServer, WaitTimeout
-from .records import Attempt, ConnectionInfo, Frame, Snapshot
+from .records import Applied, Attempt, ConnectionInfo, Frame, SentAck, Snapshot
 from .thread import ServerThread
 
 __all__ = [
+    "HOLD",
+    "AckPolicy",
+    "Applied",
     "Attempt",
     "ConnectionInfo",
     "Frame",
     "MockServer",
+    "SentAck",
     "ServerThread",
     "Snapshot",
     "WaitTimeout",

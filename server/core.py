@@ -701,7 +701,7 @@ class MockServer:
         from now on; open connections keep the version they started with."""
         self.v1 = on
 
-    def emit(self, project_id: str, type_: str, **fields: Any) -> dict[str, Any]:
+    def emit(self, project_id: str, type: str, **fields: Any) -> dict[str, Any]:
         """Make one project event: numbered, applied to the state, kept, sent to subscribers.
 
         `fields` are the event's own (`data`, `file`, `process_id`, `progress`, `message`...);
@@ -709,7 +709,7 @@ class MockServer:
         """
         if "offset" in fields or "project_id" in fields:
             raise ValueError("offset and project_id are the stream's to set")
-        event = {"type": type_, "timestamp": iso_now(), "project_id": project_id, **fields}
+        event = {"type": type, "timestamp": iso_now(), "project_id": project_id, **fields}
         return self._append(event)
 
     def emit_many(self, project_id: str, n: int) -> list[dict[str, Any]]:

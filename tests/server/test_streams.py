@@ -1,4 +1,4 @@
-"""The sans-I/O cores: project streams (offsets, history bounds, replay, state) and the ack ledger."""
+"""The sans-I/O cores: project streams (offsets, history, replay, state) and the ack ledger."""
 
 from __future__ import annotations
 

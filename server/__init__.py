@@ -98,7 +98,7 @@ be shorter than, ``history_age``. Thread-safe controls:
   ``wait_for_attempts(n)``, ``wait_for_frame(match_or_type, connection=None)``; on timeout they
   raise ``WaitTimeout`` (a ``TimeoutError`` carrying ``.snapshot``).
 
-In-loop code can use ``MockServer`` (same constructor options and methods, coroutines where they
+In-loop code can use ``MockServer`` (same constructor options and controls, coroutines where they
 do I/O: ``close``, ``send``, ``burst``, ``flood``, ``wait_for``) with ``create_app(server,
 root)``. ``tests/server/wsutil.py`` has small aiohttp-client helpers (``connect``, ``subscribe``,
 ``fence``, ``recv_json``, ``recv_type``, ``collect``, ``send_json``, ``nothing_for``).

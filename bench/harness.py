@@ -21,7 +21,8 @@ from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright
 
-from server import ServerThread, chromium
+from server import ServerThread
+from tests import chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ROOT / "bench" / "pages"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .app import DEFAULT_ROOT, create_app, start
 from .core import MockServer
+from .streams import DEFAULT_HISTORY_AGE, DEFAULT_HISTORY_SIZE
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -30,17 +31,35 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--heartbeat", type=float, default=3.0, help="system.heartbeat period in s; 0 disables"
     )
     p.add_argument(
-        "--control",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="expose the /_control/ HTTP API (default on)",
+        "--v1",
+        action="store_true",
+        help="speak protocol v1 only: no hello, offsets, subscribed, snapshots or acks",
+    )
+    p.add_argument(
+        "--history-size",
+        type=int,
+        default=DEFAULT_HISTORY_SIZE,
+        help=f"events kept per project for recovery (default {DEFAULT_HISTORY_SIZE})",
+    )
+    p.add_argument(
+        "--history-age",
+        type=float,
+        default=DEFAULT_HISTORY_AGE,
+        help=f"seconds an event stays recoverable; also the ack dedup window "
+        f"(default {DEFAULT_HISTORY_AGE:g})",
     )
     return p.parse_args(argv)
 
 
 async def serve(args: argparse.Namespace) -> None:
-    server = MockServer(demo=args.demo, heartbeat=args.heartbeat)
-    app = create_app(server, args.root, control=args.control)
+    server = MockServer(
+        demo=args.demo,
+        heartbeat=args.heartbeat,
+        v1=args.v1,
+        history_size=args.history_size,
+        history_age=args.history_age,
+    )
+    app = create_app(server, args.root)
     runner, port = await start(app, args.host, args.port)
     host = f"[{args.host}]" if ":" in args.host else args.host
     # One line, flushed: harnesses wait for it and parse the URL (the real port when --port 0).

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .control import add_control_routes
 from .core import MockServer
 from .static import make_static_handler
 
@@ -15,21 +14,15 @@ DEFAULT_ROOT = Path(__file__).resolve().parent.parent  # the repo root
 SERVER_KEY = web.AppKey("mock_server", MockServer)
 
 
-def create_app(
-    server: MockServer | None = None,
-    root: Path | str | None = None,
-    *,
-    control: bool = True,
-) -> web.Application:
-    """Build the app: /ws, /_control/* (if `control`), and static files from `root` at /."""
+def create_app(server: MockServer | None = None, root: Path | str | None = None) -> web.Application:
+    """Build the app: /ws, and static files from `root` at /."""
     server = server or MockServer()
     app = web.Application()
     app[SERVER_KEY] = server
     # Order matters: the catch-all static route must come last.
     app.router.add_get("/ws", server.handle_ws)
-    if control:
-        add_control_routes(app, server)
     app.router.add_get("/{path:.*}", make_static_handler(Path(root or DEFAULT_ROOT)))
+    app.on_startup.append(server.startup)
     app.on_shutdown.append(server.shutdown)
     return app
 

@@ -1,7 +1,13 @@
 """The WebSocket endpoint and its fault-injection controls.
 
 `MockServer` owns all live state. Every method here must run on the server's event loop;
-`server.thread.ServerThread` and `server.control` are the thread-safe / cross-process fronts.
+`server.thread.ServerThread` is the thread-safe front. The protocol (docs/protocol.md) is v2 by
+default: `hello` first, numbered project streams (`server.streams`), acknowledged requests
+(`server.acks`); `v1=True` speaks v1 exactly (none of those frames).
+
+Frames the protocol produces go through one outbox per connection, drained by one writer task, so
+they reach the socket in the order they were made (a replay is never overtaken by a live event).
+The raw controls (send, burst, flood) bypass it on purpose.
 """
 
 from __future__ import annotations
@@ -13,14 +19,22 @@ import random
 import socket
 import struct
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
 
+from .acks import AckLedger, AckPolicy, request_id
 from .demo import DemoProject, iso_now
-from .records import Attempt, AttemptOutcome, ConnectionInfo, Frame, Snapshot
+from .records import Applied, Attempt, AttemptOutcome, ConnectionInfo, Frame, SentAck, Snapshot
+from .streams import (
+    DEFAULT_HISTORY_AGE,
+    DEFAULT_HISTORY_SIZE,
+    HistoryLimits,
+    Streams,
+)
 
 # Frames from the client may be large (the client's own tests send big payloads); 64 MiB is far
 # above anything legitimate while still bounding memory.
@@ -32,6 +46,11 @@ _LOW_WATER = 1 * 1024 * 1024
 _CHUNK = 256 * 1024
 
 RefuseMode = Literal["503", "abort"]
+
+#: The version announced in `hello`.
+PROTOCOL_VERSION = 2
+#: Demo mode: one event per subscribed project every 0.2-0.45 s, i.e. ~3/s.
+_DEMO_PERIOD = (0.2, 0.45)
 
 
 def encode_frame(payload: str | bytes) -> bytes:
@@ -78,7 +97,8 @@ class _Conn:
     opened_wall: str
     remote: str | None
     query: str
-    subscriptions: dict[str, DemoProject] = field(default_factory=dict)  # insertion-ordered set
+    v2: bool  # fixed at accept time: set_v1() applies to new connections
+    subscriptions: dict[str, None] = field(default_factory=dict)  # insertion-ordered set
     frames: list[Frame] = field(default_factory=list)
     closed_at: float | None = None
     close_code: int | None = None
@@ -86,7 +106,10 @@ class _Conn:
     closed_by: str | None = None
     sent: int = 0
     silent: bool = False
+    greeted: bool = False  # hello sent (held back while the connection is silent)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    outbox: deque[str] = field(default_factory=deque)
+    outbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def is_open(self) -> bool:
@@ -116,6 +139,7 @@ class _Conn:
             frames=tuple(self.frames),
             sent=self.sent,
             silent=self.silent,
+            protocol=2 if self.v2 else 1,
         )
 
 
@@ -125,7 +149,35 @@ class MockServer:
     All coroutine methods and plain methods must be called on the loop that serves the app.
     """
 
-    def __init__(self, *, demo: bool = False, heartbeat: float = 3.0, seed: int | None = None):
+    def __init__(
+        self,
+        *,
+        demo: bool = False,
+        heartbeat: float = 3.0,
+        seed: int | None = None,
+        v1: bool = False,
+        history_size: int = DEFAULT_HISTORY_SIZE,
+        history_age: float = DEFAULT_HISTORY_AGE,
+        dedup_window: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        """`clock` times the stream history and the ack dedup window (inject one in tests).
+
+        `dedup_window` defaults to `history_age` and may not be shorter: a request retried
+        after the longest outage the history covers must still be recognised.
+        """
+        window = history_age if dedup_window is None else dedup_window
+        if window < history_age:
+            raise ValueError("dedup_window must cover at least history_age")
+        self._initial_v1 = v1
+        self.v1 = v1
+        self._clock = clock
+        self.streams = Streams(HistoryLimits(history_size, history_age))
+        self.acks = AckLedger(window)
+        self._ack_policy: AckPolicy | None = None
+        self._acks_sent: list[SentAck] = []
+        self._demo_projects: dict[str, DemoProject] = {}
+        self._demo_task: asyncio.Task[None] | None = None
         self._initial_demo = demo
         self._initial_heartbeat = heartbeat
         self.demo_enabled = demo
@@ -165,6 +217,7 @@ class MockServer:
         now = time.monotonic()
         refusing = self._refusing(now)
         return {
+            "protocol": 1 if self.v1 else PROTOCOL_VERSION,
             "demo": self.demo_enabled,
             "heartbeat": self.heartbeat_interval,
             "silent": self._silent,
@@ -201,19 +254,38 @@ class MockServer:
             return False
         return self._refuse_left is None or self._refuse_left > 0
 
-    async def _send_text(self, conn: _Conn, text: str) -> bool:
-        if conn.silent or not conn.is_open or conn.ws.closed:
+    def _post_text(self, conn: _Conn, text: str) -> bool:
+        """Queue `text` for `conn`; dropped (False) while silent or closed, as a stalled server."""
+        if conn.silent or not conn.is_open:
             return False
-        try:
-            await conn.ws.send_str(text)
-        except (ConnectionError, RuntimeError):
-            # The peer vanished between the check and the write; the handler records the close.
-            return False
-        conn.sent += 1
+        conn.outbox.append(text)
+        conn.outbox_ready.set()
         return True
 
-    async def _send_json(self, conn: _Conn, msg: dict[str, Any]) -> bool:
-        return await self._send_text(conn, json.dumps(msg, separators=(",", ":")))
+    def _post(self, conn: _Conn, msg: dict[str, Any]) -> bool:
+        return self._post_text(conn, _dumps(msg))
+
+    async def _write_loop(self, conn: _Conn) -> None:
+        while True:
+            await conn.outbox_ready.wait()
+            conn.outbox_ready.clear()
+            while conn.outbox:
+                text = conn.outbox.popleft()
+                if conn.silent or not conn.is_open or conn.ws.closed:
+                    continue
+                try:
+                    await conn.ws.send_str(text)
+                except (ConnectionError, RuntimeError):
+                    # The peer vanished between the check and the write; the handler records
+                    # the close.
+                    conn.outbox.clear()
+                    return
+                conn.sent += 1
+
+    def _greet(self, conn: _Conn) -> None:
+        if conn.v2 and not conn.greeted:
+            hello = {"type": "hello", "protocol": PROTOCOL_VERSION, "timestamp": iso_now()}
+            conn.greeted = self._post(conn, hello)
 
     # ------------------------------------------------------------------ the /ws endpoint
 
@@ -248,6 +320,7 @@ class MockServer:
             opened_wall=iso_now(),
             remote=remote,
             query=request.query_string,
+            v2=not self.v1,
         )
         self._next_id += 1
         self._conns.append(conn)
@@ -272,8 +345,9 @@ class MockServer:
         self._record_attempt(now, "accepted", conn.id, remote)
         if self._silent:
             self._go_silent(conn)
+        conn.tasks.append(asyncio.create_task(self._write_loop(conn)))
+        self._greet(conn)
         conn.tasks.append(asyncio.create_task(self._heartbeat_loop(conn)))
-        conn.tasks.append(asyncio.create_task(self._demo_loop(conn)))
         try:
             await self._read_loop(conn)
         finally:
@@ -290,7 +364,7 @@ class MockServer:
                 if msg.type == WSMsgType.TEXT:
                     text: str = msg.data
                     conn.frames.append(Frame(t, "text", text, len(text.encode())))
-                    await self._on_text(conn, text)
+                    self._on_text(conn, text)
                 elif msg.type == WSMsgType.BINARY:
                     size = len(msg.data)
                     conn.frames.append(Frame(t, "binary", f"<binary {size} bytes>", size))
@@ -301,7 +375,7 @@ class MockServer:
             # A dropped or aborted peer must not take the server down with it.
             pass
 
-    async def _on_text(self, conn: _Conn, text: str) -> None:
+    def _on_text(self, conn: _Conn, text: str) -> None:
         try:
             msg = json.loads(text)
         except ValueError:
@@ -312,15 +386,49 @@ class MockServer:
         project = msg.get("project_id")
         if type_ == "subscribe" and isinstance(project, str | int):
             key = str(project)
-            if key not in conn.subscriptions:
-                conn.subscriptions[key] = DemoProject(key, random.Random(self._rng.random()))
+            conn.subscriptions.setdefault(key, None)
+            if conn.v2:
+                self._answer_subscribe(conn, key, msg.get("since"))
         elif type_ == "unsubscribe" and isinstance(project, str | int):
             conn.subscriptions.pop(str(project), None)
         elif type_ == "ping":
             pong: dict[str, Any] = {"type": "pong", "timestamp": iso_now()}
             if "id" in msg:
                 pong["id"] = msg["id"]
-            await self._send_json(conn, pong)
+            self._post(conn, pong)
+        elif conn.v2 and (msg_id := request_id(msg)) is not None:
+            self._acknowledge(conn, msg_id, msg)
+
+    def _answer_subscribe(self, conn: _Conn, project_id: str, since: Any) -> None:
+        """`subscribed`, then the missed events (recovered) or a snapshot."""
+        stream = self.streams.get(project_id)
+        position = _parse_since(since)
+        replay = None if position is None else stream.replay(*position, self._clock())
+        self._post(
+            conn,
+            {
+                "type": "subscribed",
+                "timestamp": iso_now(),
+                "project_id": project_id,
+                "epoch": stream.epoch,
+                "offset": stream.top,
+                "recovered": replay is not None,
+            },
+        )
+        if replay is None:
+            self._post(conn, {**stream.snapshot(), "timestamp": iso_now()})
+            return
+        for entry in replay:
+            self._post(conn, entry.event)
+
+    def _acknowledge(self, conn: _Conn, msg_id: str, msg: dict[str, Any]) -> None:
+        now = self._clock()
+        ack, repeat = self.acks.answer(msg_id, msg, now, self._ack_policy)
+        if ack is None:
+            return
+        ack["timestamp"] = iso_now()
+        if self._post(conn, ack):
+            self._acks_sent.append(SentAck(now, conn.id, ack, repeat))
 
     async def _heartbeat_loop(self, conn: _Conn) -> None:
         while True:
@@ -335,20 +443,52 @@ class MockServer:
                 continue
             except TimeoutError:
                 pass
-            await self._send_json(
+            self._post(
                 conn,
                 {"type": "system.heartbeat", "timestamp": iso_now(), "interval": interval},
             )
 
-    async def _demo_loop(self, conn: _Conn) -> None:
-        # ~3 events per second per subscribed project, jittered so streams interleave.
+    async def _demo_loop(self) -> None:
+        # Server-wide: each project with a subscriber gets one event per tick, whoever listens.
+        low, high = _DEMO_PERIOD
         while True:
-            await asyncio.sleep(0.2 + self._rng.random() * 0.25)
-            if not self.demo_enabled or conn.silent:
+            await asyncio.sleep(low + self._rng.random() * (high - low))
+            if self.demo_enabled:
+                for project_id in self._subscribed_projects():
+                    self._append(self._demo_project(project_id).next_event())
+
+    def _subscribed_projects(self) -> list[str]:
+        projects: dict[str, None] = {}
+        for c in self._open():
+            projects.update(c.subscriptions)
+        return list(projects)
+
+    def _demo_project(self, project_id: str) -> DemoProject:
+        project = self._demo_projects.get(project_id)
+        if project is None:
+            project = DemoProject(project_id, random.Random(self._rng.random()))
+            self._demo_projects[project_id] = project
+        return project
+
+    def _append(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Put one project event through its stream and out to that project's subscribers."""
+        project_id = event["project_id"]
+        entry = self.streams.get(project_id).append(event, self._clock())
+        v2_text = _dumps(entry.event)
+        v1_text: str | None = None
+        for c in self._open():
+            if project_id not in c.subscriptions:
                 continue
-            for project in list(conn.subscriptions.values()):
-                if project.project_id in conn.subscriptions:
-                    await self._send_json(conn, project.next_event())
+            if c.v2:
+                self._post_text(c, v2_text)
+            else:
+                v1_text = v1_text or _dumps(event)
+                self._post_text(c, v1_text)
+        return dict(entry.event)
+
+    async def startup(self, app: web.Application | None = None) -> None:
+        """on_startup hook: start the server-wide demo generator."""
+        self._demo_task = asyncio.create_task(self._demo_loop())
 
     def _go_silent(self, conn: _Conn) -> None:
         conn.silent = True
@@ -396,6 +536,7 @@ class MockServer:
                 self._go_silent(c)
             else:
                 c.silent = False
+                self._greet(c)  # before reading resumes: hello stays the first frame
                 if c.transport is not None:
                     with contextlib.suppress(RuntimeError, AttributeError):
                         c.transport.resume_reading()
@@ -553,8 +694,74 @@ class MockServer:
         self._hb_changed = asyncio.Event()
         old.set()
 
+    # ------------------------------------------------------------------ v2 streams and acks
+
+    def set_v1(self, on: bool) -> None:
+        """Speak v1 (no hello, offsets, subscribed, snapshots or acks) on connections opened
+        from now on; open connections keep the version they started with."""
+        self.v1 = on
+
+    def emit(self, project_id: str, type: str, **fields: Any) -> dict[str, Any]:
+        """Make one project event: numbered, applied to the state, kept, sent to subscribers.
+
+        `fields` are the event's own (`data`, `file`, `process_id`, `progress`, `message`...);
+        raises ValueError if the state could not apply it. Returns the event as sent (v2).
+        """
+        if "offset" in fields or "project_id" in fields:
+            raise ValueError("offset and project_id are the stream's to set")
+        event = {"type": type, "timestamp": iso_now(), "project_id": project_id, **fields}
+        return self._append(event)
+
+    def emit_many(self, project_id: str, n: int) -> list[dict[str, Any]]:
+        """`n` events of the demo's mix (files, processes, project updates) for `project_id`."""
+        generator = self._demo_project(project_id)
+        return [self._append(generator.next_event()) for _ in range(n)]
+
+    def project_state(self, project_id: str) -> dict[str, Any]:
+        """{"data": dict | None, "files": {path: file}, "processes": {id: {status, progress,
+        message}}}: the state the server's own events built."""
+        return self.streams.state(project_id)
+
+    def position(self, project_id: str) -> tuple[str, int]:
+        """(epoch, offset of the last event) of a project's stream (started if new)."""
+        stream = self.streams.get(project_id)
+        return stream.epoch, stream.top
+
+    def history(self, project_id: str) -> list[dict[str, Any]]:
+        """The events a `since` can still recover, oldest first (age limit applied now)."""
+        stream = self.streams.get(project_id)
+        stream.expire(self._clock())
+        return [dict(e.event) for e in stream.history]
+
+    def new_epoch(self, project_id: str | None = None, reset_offset: bool = False) -> None:
+        """Lose the history of one project (None: all) under a new epoch, as a restart would.
+
+        The state stays, so later snapshots still describe the project; offsets carry on unless
+        `reset_offset` (then the next event is offset 1 again).
+        """
+        self.streams.restart(project_id, reset_offset)
+
+    def trim_history(self, project_id: str, keep: int = 0) -> None:
+        """Keep only the newest `keep` events, so an older `since` cannot be recovered."""
+        self.streams.get(project_id).trim(keep)
+
+    def ack_policy(self, policy: AckPolicy | None) -> None:
+        """policy(message) -> None (ok), an error text (ok: false) or HOLD (no ack); None restores
+        the default (accept everything). Runs on the server loop, once per new id."""
+        self._ack_policy = policy
+
+    def applied(self) -> list[Applied]:
+        """Every request applied (accepted), in order: (id, message, t)."""
+        return list(self.acks.applied)
+
+    def acks_sent(self) -> list[SentAck]:
+        """Every ack written, in order, with its connection and whether it was a repeat."""
+        return list(self._acks_sent)
+
+    # ------------------------------------------------------------------ reset, shutdown, waiting
+
     def reset(self) -> None:
-        """Stop every mode, abort all connections, forget all history."""
+        """Stop every mode, abort all connections, forget all history (streams and acks too)."""
         for c in self._open():
             c.mark_closed("reset", 1006)
             if c.transport is not None:
@@ -567,9 +774,17 @@ class MockServer:
         self.demo_enabled = self._initial_demo
         if self.heartbeat_interval != self._initial_heartbeat:
             self.set_heartbeat(self._initial_heartbeat)
+        self.v1 = self._initial_v1
+        self.streams.clear()
+        self.acks.clear()
+        self._ack_policy = None
+        self._acks_sent.clear()
+        self._demo_projects.clear()
 
     async def shutdown(self, app: web.Application | None = None) -> None:
         """on_shutdown hook: abort sockets so runner cleanup never waits on idle clients."""
+        if self._demo_task is not None:
+            self._demo_task.cancel()
         for c in self._open():
             c.mark_closed("shutdown", 1001)
             with contextlib.suppress(ConnectionError, RuntimeError):
@@ -601,6 +816,20 @@ class WaitTimeout(TimeoutError):
             f"condition not met: {opened} connections, {len(snapshot.attempts)} attempts"
         )
         self.snapshot = snapshot
+
+
+def _dumps(msg: dict[str, Any]) -> str:
+    return json.dumps(msg, separators=(",", ":"))
+
+
+def _parse_since(since: Any) -> tuple[str, int] | None:
+    """`since` as (epoch, offset), or None when absent or malformed (answered by a snapshot)."""
+    if not isinstance(since, dict):
+        return None
+    epoch, offset = since.get("epoch"), since.get("offset")
+    if isinstance(epoch, str) and isinstance(offset, int) and not isinstance(offset, bool):
+        return epoch, offset
+    return None
 
 
 def _sendable_close_code(code: int) -> bool:

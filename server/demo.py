@@ -1,8 +1,8 @@
-"""Realistic-looking event stream for one subscribed project (demo mode).
+"""Realistic-looking events for one project (demo mode and `emit_many`).
 
-Each subscribed project on each connection gets its own `DemoProject`, so a connection only ever
-receives events for the projects it subscribed to, and a render job runs its full
-started -> progress... -> completed course on that connection.
+The server keeps one `DemoProject` per project; its events go through that project's stream, so
+every subscriber sees the same events, and a render job runs its full
+started -> progress... -> completed course.
 """
 
 from __future__ import annotations

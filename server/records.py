@@ -1,14 +1,14 @@
-"""Immutable snapshots of what the server saw, handed to tests and to the HTTP control API.
+"""Immutable snapshots of what the server saw, handed to tests.
 
-The live state is mutated only on the server's event loop; tests (often on another thread or in
-another process) only ever get these frozen copies, so they can inspect them without locks.
+The live state is mutated only on the server's event loop; tests (often on another thread) only
+ever get these frozen copies, so they can inspect them without locks.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 FrameKind = Literal["text", "binary"]
@@ -53,6 +53,7 @@ class ConnectionInfo:
     frames: tuple[Frame, ...] = field(default_factory=tuple)
     sent: int = 0  # frames the server wrote to this connection
     silent: bool = False
+    protocol: int = 2  # 1 when accepted in v1 mode
 
     @property
     def open(self) -> bool:
@@ -102,6 +103,21 @@ class Snapshot:
         times = self.attempt_times()
         return [b - a for a, b in itertools.pairwise(times)]
 
-    def to_json(self) -> dict[str, Any]:
-        """Plain dicts/lists, ready for json.dumps (the HTTP control API's answer)."""
-        return asdict(self)
+
+@dataclass(frozen=True)
+class Applied:
+    """A client request the server applied (accepted), once per id."""
+
+    id: str
+    message: dict[str, Any]
+    t: float  # the server's stream clock (time.monotonic() unless a clock was injected)
+
+
+@dataclass(frozen=True)
+class SentAck:
+    """An ack written to a connection."""
+
+    t: float  # the server's stream clock
+    connection_id: int
+    ack: dict[str, Any]
+    repeat: bool  # answers an id that was answered before (not applied again)

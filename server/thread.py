@@ -21,9 +21,11 @@ from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
+from .acks import AckPolicy
 from .app import create_app, start
 from .core import MockServer, RefuseMode, WaitTimeout
-from .records import ConnectionInfo, Frame, Snapshot
+from .records import Applied, ConnectionInfo, Frame, SentAck, Snapshot
+from .streams import DEFAULT_HISTORY_AGE, DEFAULT_HISTORY_SIZE
 
 T = TypeVar("T")
 
@@ -39,14 +41,26 @@ class ServerThread:
         heartbeat: float = 3.0,
         host: str = "127.0.0.1",
         port: int = 0,
-        control: bool = True,
         call_timeout: float = 30.0,
+        v1: bool = False,
+        history_size: int = DEFAULT_HISTORY_SIZE,
+        history_age: float = DEFAULT_HISTORY_AGE,
+        dedup_window: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.server = MockServer(demo=demo, heartbeat=heartbeat)
+        """`clock` (called on the server thread) times the history and the dedup window."""
+        self.server = MockServer(
+            demo=demo,
+            heartbeat=heartbeat,
+            v1=v1,
+            history_size=history_size,
+            history_age=history_age,
+            dedup_window=dedup_window,
+            clock=clock,
+        )
         self._root = root
         self._host = host
         self._requested_port = port
-        self._control = control
         self._call_timeout = call_timeout
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -86,7 +100,7 @@ class ServerThread:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        app = create_app(self.server, self._root, control=self._control)
+        app = create_app(self.server, self._root)
         self._runner, self.port = await start(app, self._host, self._requested_port)
         self._ready.set()
         try:
@@ -194,8 +208,67 @@ class ServerThread:
         self._sync(lambda: self.server.set_heartbeat(seconds))
 
     def reset(self) -> None:
-        """Stop all modes, abort connections, clear history."""
+        """Stop all modes, abort connections, clear history, streams, acks and the ack policy;
+        back to v2 unless created with v1=True."""
         self._sync(self.server.reset)
+
+    # ------------------------------------------------------------------ v2 streams and acks
+
+    def set_v1(self, on: bool) -> None:
+        """Speak v1 (True) or v2 on connections opened from now on."""
+        self._sync(lambda: self.server.set_v1(on))
+
+    def emit(self, project_id: str, type: str, **fields: Any) -> dict[str, Any]:
+        """One project event through its stream; returns it as sent (with its offset)."""
+        return self._sync(lambda: self.server.emit(project_id, type, **fields))
+
+    def emit_many(self, project_id: str, n: int) -> list[dict[str, Any]]:
+        """`n` events of the demo's mix (files, processes, project updates)."""
+        return self._sync(lambda: self.server.emit_many(project_id, n))
+
+    def project_state(self, project_id: str) -> dict[str, Any]:
+        """{"data", "files": {path: file}, "processes": {id: {status, progress, message}}}."""
+        return self._sync(lambda: self.server.project_state(project_id))
+
+    def position(self, project_id: str) -> tuple[str, int]:
+        """(epoch, offset of the last event) of a project's stream."""
+        return self._sync(lambda: self.server.position(project_id))
+
+    def history(self, project_id: str) -> list[dict[str, Any]]:
+        """The events a `since` can still recover, oldest first."""
+        return self._sync(lambda: self.server.history(project_id))
+
+    def new_epoch(self, project_id: str | None = None, reset_offset: bool = False) -> None:
+        """Lose the history (of all projects if None) under a new epoch; the state stays."""
+        self._sync(lambda: self.server.new_epoch(project_id, reset_offset))
+
+    def trim_history(self, project_id: str, keep: int = 0) -> None:
+        """Keep only the newest `keep` events of a project's history."""
+        self._sync(lambda: self.server.trim_history(project_id, keep))
+
+    def ack_policy(self, policy: AckPolicy | None) -> None:
+        """policy(message) -> None (ok), error text (ok: false) or HOLD; None = accept all.
+        The policy runs on the server thread."""
+        self._sync(lambda: self.server.ack_policy(policy))
+
+    def applied(self) -> list[Applied]:
+        """Every request applied, in order: Applied(id, message, t)."""
+        return self._sync(self.server.applied)
+
+    def acks_sent(self) -> list[SentAck]:
+        """Every ack written: SentAck(t, connection_id, ack, repeat)."""
+        return self._sync(self.server.acks_sent)
+
+    def wait_for_applied(self, count: int, timeout: float = 5.0) -> list[Applied]:
+        """Wait until at least `count` requests were applied; returns them all."""
+        deadline = time.monotonic() + timeout
+        while True:
+            applied = self.applied()
+            if len(applied) >= count:
+                return applied
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{len(applied)} of {count} requests applied")
+            time.sleep(0.01)
 
     # ------------------------------------------------------------------ inspection
 

@@ -14,7 +14,8 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, Route
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from server import ServerThread, chromium
+from server import ServerThread
+from tests import chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK = chromium.LOOPBACK

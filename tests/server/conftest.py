@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,11 +12,36 @@ import pytest
 from server import ServerThread
 
 
+class SkewClock:
+    """time.monotonic() plus a skew that tests advance: time passes without sleeping."""
+
+    def __init__(self) -> None:
+        self._skew = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return time.monotonic() + self._skew
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("a monotonic clock never goes back")
+        with self._lock:
+            self._skew += seconds
+
+
 @pytest.fixture(scope="session")
-def srv_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+def clock() -> SkewClock:
+    return SkewClock()
+
+
+@pytest.fixture(scope="session")
+def srv_session(
+    tmp_path_factory: pytest.TempPathFactory, clock: SkewClock
+) -> Iterator[ServerThread]:
     root = tmp_path_factory.mktemp("www")
     (root / "index.html").write_text("<!doctype html><title>t</title>")
-    with ServerThread(root=root, demo=False, heartbeat=3.0) as srv:
+    with ServerThread(root=root, demo=False, heartbeat=3.0, clock=clock) as srv:
         yield srv
 
 

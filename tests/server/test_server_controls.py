@@ -13,12 +13,12 @@ import aiohttp
 import pytest
 
 from server import ServerThread
-from server.testing import nothing_for, recv_json, recv_type, send_json
+from tests.server.wsutil import connect, nothing_for, recv_json, recv_type, send_json
 
 
 def test_drop_aborts_without_close_frame(srv: ServerThread) -> None:
     async def main() -> None:
-        async with aiohttp.ClientSession() as s, s.ws_connect(srv.ws_url) as ws:
+        async with aiohttp.ClientSession() as s, connect(s, srv.ws_url) as ws:
             await asyncio.to_thread(srv.wait_for_open, 1)
             assert await asyncio.to_thread(srv.drop) == 1
             msg = await ws.receive(timeout=2)
@@ -33,7 +33,7 @@ def test_drop_aborts_without_close_frame(srv: ServerThread) -> None:
 
 def test_close_sends_code_and_reason(srv: ServerThread) -> None:
     async def main() -> None:
-        async with aiohttp.ClientSession() as s, s.ws_connect(srv.ws_url) as ws:
+        async with aiohttp.ClientSession() as s, connect(s, srv.ws_url) as ws:
             await asyncio.to_thread(srv.wait_for_open, 1)
             assert await asyncio.to_thread(srv.close, 4401, "unauthorized") == 1
             msg = await ws.receive(timeout=2)
@@ -71,7 +71,7 @@ def test_silence_stops_everything_but_keeps_tcp_open(srv: ServerThread) -> None:
     srv.set_heartbeat(0.1)
 
     async def main() -> None:
-        async with aiohttp.ClientSession() as s, s.ws_connect(srv.ws_url) as ws:
+        async with aiohttp.ClientSession() as s, connect(s, srv.ws_url) as ws:
             await recv_type(ws, "system.heartbeat")
             await asyncio.to_thread(srv.silence, True)
             await send_json(ws, {"type": "ping", "id": "while-silent"})
@@ -107,7 +107,7 @@ def test_refuse_for_seconds_rejects_and_records(srv: ServerThread) -> None:
                     await s.ws_connect(srv.ws_url)
                 assert info.value.status == 503
             await asyncio.sleep(0.45)
-            async with s.ws_connect(srv.ws_url) as ws:
+            async with connect(s, srv.ws_url) as ws:
                 await send_json(ws, {"type": "ping"})
                 await recv_json(ws)
 
@@ -170,7 +170,7 @@ def test_flap_accepts_then_closes(srv: ServerThread) -> None:
                 msg = await ws.receive(timeout=2)
                 assert msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
             await asyncio.to_thread(srv.flap, False)
-            async with s.ws_connect(srv.ws_url) as ws:
+            async with connect(s, srv.ws_url) as ws:
                 assert await nothing_for(ws, 0.2)
 
     asyncio.run(main())
@@ -197,7 +197,7 @@ def test_send_text_binary_and_5mb(srv: ServerThread) -> None:
     five_mb = 5 * 1024 * 1024
 
     async def main() -> None:
-        async with aiohttp.ClientSession() as s, s.ws_connect(srv.ws_url, max_msg_size=0) as ws:
+        async with aiohttp.ClientSession() as s, connect(s, srv.ws_url, max_msg_size=0) as ws:
             await asyncio.to_thread(srv.wait_for_open, 1)
             assert await asyncio.to_thread(srv.send, text="not even json") == 1
             assert (await ws.receive(timeout=2)).data == "not even json"
@@ -219,15 +219,15 @@ def test_send_text_binary_and_5mb(srv: ServerThread) -> None:
             assert [(await ws.receive(timeout=2)).data for _ in range(3)] == ["r"] * 3
 
     asyncio.run(main())
-    assert srv.connections()[0].sent == 7
+    assert srv.connections()[0].sent == 8  # hello + 7
 
 
 def test_send_to_one_connection(srv: ServerThread) -> None:
     async def main() -> None:
         async with (
             aiohttp.ClientSession() as s,
-            s.ws_connect(srv.ws_url) as a,
-            s.ws_connect(srv.ws_url) as b,
+            connect(s, srv.ws_url) as a,
+            connect(s, srv.ws_url) as b,
         ):
             snap = await asyncio.to_thread(srv.wait_for_open, 2)
             target = snap.connections[1].id
@@ -243,7 +243,7 @@ def test_burst_saturates_and_arrives_in_order(srv: ServerThread) -> None:
     frame = json.dumps({"type": "bench", "timestamp": "2026-01-01T00:00:00Z", "seq": 0})
 
     async def main() -> None:
-        async with aiohttp.ClientSession() as s, s.ws_connect(srv.ws_url) as ws:
+        async with aiohttp.ClientSession() as s, connect(s, srv.ws_url) as ws:
             await asyncio.to_thread(srv.wait_for_open, 1)
             t0 = time.perf_counter()
             sender = asyncio.create_task(asyncio.to_thread(srv.flood, frame, n))
@@ -270,7 +270,7 @@ def test_burst_saturates_and_arrives_in_order(srv: ServerThread) -> None:
 
 def test_flood_paced_rate(srv: ServerThread) -> None:
     async def main() -> None:
-        async with aiohttp.ClientSession() as s, s.ws_connect(srv.ws_url) as ws:
+        async with aiohttp.ClientSession() as s, connect(s, srv.ws_url) as ws:
             await asyncio.to_thread(srv.wait_for_open, 1)
             t0 = time.perf_counter()
             sent = await asyncio.to_thread(srv.flood, '{"type":"tick"}', 600, 2000)

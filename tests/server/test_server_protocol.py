@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 
 from server import ServerThread
-from server.testing import collect, nothing_for, recv_json, recv_type, send_json
+from tests.server.wsutil import collect, connect, nothing_for, recv_json, recv_type, send_json
 
 
 def _is_iso_utc(ts: Any) -> bool:
@@ -20,7 +20,7 @@ def _is_iso_utc(ts: Any) -> bool:
 
 def test_ping_gets_pong_with_echoed_id(srv: ServerThread) -> None:
     async def main() -> None:
-        async with aiohttp.ClientSession() as s, s.ws_connect(srv.ws_url) as ws:
+        async with aiohttp.ClientSession() as s, connect(s, srv.ws_url) as ws:
             await send_json(ws, {"type": "ping", "id": "abc-1", "timestamp": 1})
             pong = await recv_json(ws)
             assert pong["type"] == "pong" and pong["id"] == "abc-1"
@@ -37,7 +37,7 @@ def test_heartbeat_cadence_and_runtime_change(srv: ServerThread) -> None:
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        async with aiohttp.ClientSession() as s, s.ws_connect(srv.ws_url) as ws:
+        async with aiohttp.ClientSession() as s, connect(s, srv.ws_url) as ws:
             times = []
             for _ in range(4):
                 hb = await recv_type(ws, "system.heartbeat")
@@ -61,8 +61,8 @@ def test_subscriptions_tracked_per_connection(srv: ServerThread) -> None:
     async def main() -> None:
         async with (
             aiohttp.ClientSession() as s,
-            s.ws_connect(srv.ws_url) as a,
-            s.ws_connect(srv.ws_url) as b,
+            connect(s, srv.ws_url) as a,
+            connect(s, srv.ws_url) as b,
         ):
             for p in ("p1", "p2", "p1"):
                 await send_json(a, {"type": "subscribe", "project_id": p})
@@ -80,14 +80,15 @@ def test_subscriptions_tracked_per_connection(srv: ServerThread) -> None:
 
 
 def test_demo_events_only_for_subscribed_projects(srv: ServerThread) -> None:
+    """~3 events/s per subscribed project, numbered +1 per project, only to its subscribers."""
     srv.set_demo(True)
 
     async def main() -> None:
         async with (
             aiohttp.ClientSession() as s,
-            s.ws_connect(srv.ws_url) as a,
-            s.ws_connect(srv.ws_url) as b,
-            s.ws_connect(srv.ws_url) as idle,
+            connect(s, srv.ws_url) as a,
+            connect(s, srv.ws_url) as b,
+            connect(s, srv.ws_url) as idle,
         ):
             await send_json(a, {"type": "subscribe", "project_id": "alpha"})
             await send_json(a, {"type": "subscribe", "project_id": "beta"})
@@ -95,13 +96,16 @@ def test_demo_events_only_for_subscribed_projects(srv: ServerThread) -> None:
             got_a, got_b, got_idle = await asyncio.gather(
                 collect(a, 1.5), collect(b, 1.5), collect(idle, 1.0)
             )
-            # ~3 events/s per project.
+            got_a, got_b = _events(got_a), _events(got_b)
             assert {m["project_id"] for m in got_a} == {"alpha", "beta"}
             assert {m["project_id"] for m in got_b} == {"gamma"}
             assert got_idle == []
             assert len(got_a) >= 6 and len(got_b) >= 3
             for m in got_a + got_b:
                 _check_shape(m)
+            for project in ("alpha", "beta"):
+                offsets = [m["offset"] for m in got_a if m["project_id"] == project]
+                assert offsets == list(range(1, len(offsets) + 1))
             # After unsubscribing, no more events for that project.
             await send_json(a, {"type": "unsubscribe", "project_id": "alpha"})
             await send_json(a, {"type": "ping", "id": "sync"})
@@ -110,6 +114,11 @@ def test_demo_events_only_for_subscribed_projects(srv: ServerThread) -> None:
             assert later and {m["project_id"] for m in later} == {"beta"}
 
     asyncio.run(main())
+
+
+def _events(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The project events among `frames` (no subscribe replies)."""
+    return [m for m in frames if m["type"] not in ("subscribed", "project.snapshot")]
 
 
 def _check_shape(m: dict[str, Any]) -> None:
@@ -156,8 +165,10 @@ def test_demo_process_runs_to_completion() -> None:
 
 def test_demo_off_sends_nothing(srv: ServerThread) -> None:
     async def main() -> None:
-        async with aiohttp.ClientSession() as s, s.ws_connect(srv.ws_url) as ws:
+        async with aiohttp.ClientSession() as s, connect(s, srv.ws_url) as ws:
             await send_json(ws, {"type": "subscribe", "project_id": "p"})
+            assert (await recv_json(ws))["type"] == "subscribed"
+            assert (await recv_json(ws))["type"] == "project.snapshot"
             assert await nothing_for(ws, 0.7)
 
     asyncio.run(main())
@@ -167,8 +178,8 @@ def test_frames_recorded_in_order_per_connection(srv: ServerThread) -> None:
     async def main() -> None:
         async with (
             aiohttp.ClientSession() as s,
-            s.ws_connect(srv.ws_url) as a,
-            s.ws_connect(srv.ws_url) as b,
+            connect(s, srv.ws_url) as a,
+            connect(s, srv.ws_url) as b,
         ):
             for i in range(20):
                 await send_json(a, {"type": "app.msg", "seq": i})
@@ -201,7 +212,7 @@ def test_bad_client_frames_are_recorded_and_harmless(srv: ServerThread) -> None:
 
     async def main() -> None:
         async with aiohttp.ClientSession() as s:
-            async with s.ws_connect(srv.ws_url) as ws:
+            async with connect(s, srv.ws_url) as ws:
                 for text in bad:
                     await ws.send_str(text)
                 await ws.send_bytes(b"\xff" * 1000)
@@ -209,7 +220,7 @@ def test_bad_client_frames_are_recorded_and_harmless(srv: ServerThread) -> None:
                 pong = await recv_json(ws)
                 assert pong["id"] == [1, {"a": None}]
             # The server is still fine for new connections.
-            async with s.ws_connect(srv.ws_url) as ws2:
+            async with connect(s, srv.ws_url) as ws2:
                 await send_json(ws2, {"type": "ping", "id": 2})
                 assert (await recv_json(ws2))["id"] == 2
 
@@ -233,7 +244,7 @@ def test_wait_for_times_out_with_snapshot(srv: ServerThread) -> None:
 
 def test_wait_for_frame_by_type(srv: ServerThread) -> None:
     async def main() -> None:
-        async with aiohttp.ClientSession() as s, s.ws_connect(srv.ws_url) as ws:
+        async with aiohttp.ClientSession() as s, connect(s, srv.ws_url) as ws:
             await send_json(ws, {"type": "hello", "n": 1})
             frame = await asyncio.to_thread(srv.wait_for_frame, "hello")
             assert json.loads(frame.text)["n"] == 1

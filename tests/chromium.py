@@ -1,4 +1,4 @@
-"""How the e2e tests and the benchmarks launch Debian's Chromium (see PLATFORM.md)."""
+"""How the e2e tests and the benchmarks launch Chromium: the Debian package, at a fixed path."""
 
 from __future__ import annotations
 

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+
+
+@contextlib.asynccontextmanager
+async def connect(
+    session: aiohttp.ClientSession, url: str, **kwargs: Any
+) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
+    """A v2 connection whose `hello` (checked to be the first frame) is already read."""
+    async with session.ws_connect(url, **kwargs) as ws:
+        hello = await recv_json(ws)
+        assert hello["type"] == "hello" and hello["protocol"] == 2, hello
+        yield ws
 
 
 async def recv_json(ws: aiohttp.ClientWebSocketResponse, timeout: float = 2.0) -> dict[str, Any]:
@@ -58,3 +71,30 @@ async def nothing_for(ws: aiohttp.ClientWebSocketResponse, seconds: float) -> bo
     except TimeoutError:
         return True
     return False
+
+
+async def subscribe(
+    ws: aiohttp.ClientWebSocketResponse,
+    project_id: str,
+    since: tuple[str, int] | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Subscribe (v2); returns `subscribed` and what follows it: the snapshot, or the replay."""
+    msg: dict[str, Any] = {"type": "subscribe", "project_id": project_id}
+    if since is not None:
+        msg["since"] = {"epoch": since[0], "offset": since[1]}
+    await send_json(ws, msg)
+    reply = await recv_type(ws, "subscribed")
+    if not reply["recovered"]:
+        return reply, [await recv_json(ws)]
+    assert since is not None
+    return reply, [await recv_json(ws) for _ in range(reply["offset"] - since[1])]
+
+
+async def fence(ws: aiohttp.ClientWebSocketResponse) -> list[dict[str, Any]]:
+    """Ping and return every frame before the pong: all the answers to what was sent before."""
+    await send_json(ws, {"type": "ping", "id": "fence"})
+    frames: list[dict[str, Any]] = []
+    while (msg := await recv_json(ws))["type"] != "pong":
+        if msg["type"] != "system.heartbeat":
+            frames.append(msg)
+    return frames

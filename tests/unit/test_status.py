@@ -55,4 +55,4 @@ def test_connected_shows_round_trip_time() -> None:
 def test_error_without_reason_still_says_what_happened() -> None:
     """An error with no reason falls back to the seed's 'Connection failed'."""
     view = status_view(replace(BASE, state=State.ERROR), now=0.0)
-    assert view.text == "Connection Error: Session failed"
+    assert view.text == "Connection Error: Connection failed"

@@ -40,8 +40,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from wsclient.core import Options, Session
+from wsclient.core import Health, Options, Session, Settle, SyncStatus
 from wsclient.driver import Driver
+from wsclient.messages import Message
+from wsclient.outbound import Outbound
 from wsclient.records import replace
 
 CLIENTS = 10_000
@@ -105,16 +107,25 @@ class StormPort:
         kind = _OPENED if storm.now >= BACK_AT else _REFUSED
         storm.push(storm.now + LATENCY, kind, self.client, socket_id)
 
-    def send(self, socket_id: int, text: str) -> None:
-        pass
+    def send(self, socket_id: int, text: str) -> bool:
+        return True
 
-    def close_socket(self, socket_id: int, code: int, reason: str) -> None:
-        pass  # the fake socket is gone; its events would be stale anyway
+    def close_socket(self, socket_id: int, code: int, reason: str) -> int:
+        return 0  # the fake socket is gone; its events would be stale anyway
 
     def set_timer(self, delay: float | None) -> None:
         self.timer += 1
         if delay is not None:
             self.storm.push(self.storm.now + delay, _TIMER, self.client, self.timer)
+
+    def save(self, entry: Outbound) -> None:
+        pass
+
+    def forget(self, id: str) -> None:
+        pass
+
+    def load(self) -> list[Outbound]:
+        return []
 
     def dispose(self) -> None:
         pass
@@ -134,8 +145,32 @@ class Storm:
         heapq.heappush(self.events, (at, self.seq, kind, client, n))
 
 
-def _ignore(*_args: object) -> None:
-    return None
+class _Ignore:
+    """The page side of a simulated client: nothing to show (``driver.Receiver``)."""
+
+    def parse(self, text: str) -> Message | None:
+        return None
+
+    def dispatch(self, message: Message) -> None:
+        pass
+
+    def on_binary(self, size: int) -> None:
+        pass
+
+    def on_batch_end(self) -> None:
+        pass
+
+    def on_health(self, health: Health) -> None:
+        pass
+
+    def on_sync(self, statuses: dict[str, SyncStatus]) -> None:
+        pass
+
+    def on_settled(self, settle: Settle) -> None:
+        pass
+
+    def on_resync(self, project_id: str) -> None:
+        pass
 
 
 def simulate(
@@ -164,14 +199,7 @@ def simulate(
         return make
 
     drivers = [
-        Driver(
-            Session(shared, random=source),
-            make_port(client),
-            on_text=_ignore,
-            on_binary=_ignore,
-            on_batch_end=_ignore,
-            on_health=_ignore,
-        )
+        Driver(Session(shared, random=source, id_prefix=str(client)), make_port(client), _Ignore())
         for client in range(clients)
     ]
     reconnected_at: list[float] = []

@@ -106,19 +106,19 @@ export function createPump(deliver, env) {
 /**
  * Open a WebSocket whose frames reach `onBatch` through a pump. A constructor failure (e.g. a
  * URL the browser refuses) is reported as a close (1006), so Python sees one kind of failure.
- * Returns the handle Python keeps: `send(text)` (false when the socket is not OPEN: nothing is
- * written to a socket that is going away), `bufferedAmount()`, `close(code, reason)`, `detach()`.
+ * `onClose(code, reason, bufferedAmount)`: the bytes still unsent when it closed. Returns the
+ * handle Python keeps: `send(text)` (false when the socket is not OPEN: nothing is written to a
+ * socket that is going away), `close(code, reason)` (returns the unsent bytes), `detach()`.
  */
 export function openSocket(url, onOpen, onBatch, onClose) {
   let ws;
   try {
     ws = new WebSocket(url);
   } catch (err) {
-    const timer = setTimeout(() => onClose(1006, String((err && err.message) || err)), 0);
+    const timer = setTimeout(() => onClose(1006, String((err && err.message) || err), 0), 0);
     return {
       send: () => false,
-      bufferedAmount: () => 0,
-      close() {},
+      close: () => 0,
       detach: () => clearTimeout(timer),
     };
   }
@@ -142,7 +142,7 @@ export function openSocket(url, onOpen, onBatch, onClose) {
   ws.onmessage = (e) => pump.push(typeof e.data === "string" ? e.data : e.data.byteLength);
   ws.onclose = (e) => {
     pump.flush();
-    onClose(e.code, e.reason);
+    onClose(e.code, e.reason, ws.bufferedAmount);
   };
   return {
     send(text) {
@@ -150,13 +150,14 @@ export function openSocket(url, onOpen, onBatch, onClose) {
       ws.send(text);
       return true;
     },
-    bufferedAmount: () => ws.bufferedAmount,
     close(code, reason) {
+      const unsent = ws.bufferedAmount;
       try {
         ws.close(code, reason);
       } catch (_) {
         ws.close();
       }
+      return unsent;
     },
     detach() {
       ws.onopen = ws.onmessage = ws.onclose = null;

@@ -7,18 +7,22 @@ dashboard if the page has one, publishes ``window.wsclient`` and dispatches ``ws
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from .config import ConfigError, options_from_query, query_parameters, resolve_url
-from .core import Health, Options, Session, State
+from .core import Health, Options, Session, Settle, State, SyncStatus
 from .driver import Driver, Port
-from .messages import Message, serialize
+from .messages import GenericMessage, Message, serialize
+from .outbound import Outbound
 from .records import replace
 from .router import ConnectionState, EventRouter
-from .stores import Readable, Writable, readonly, writable
+from .stores import Readable, Writable, readonly, report_callback_error, writable
 
 log = logging.getLogger("wsclient")
 
@@ -26,9 +30,54 @@ log = logging.getLogger("wsclient")
 #: Builds the platform side of the driver (``browser.BrowserPort`` in the page) for a URL.
 PortFactory = Callable[[str, Driver], Port]
 
+#: How long ``request()`` waits for its ``ack`` unless told otherwise (seconds).
+DEFAULT_REQUEST_TIMEOUT = 10.0
+
+#: The outcome of a request: (ok, data, error).
+Outcome = tuple[bool, object, str | None]
+
+
+class RequestError(Exception):
+    """A request was refused by the server (its error text), timed out, or could not be kept."""
+
+
+class _NoServer:
+    """The port of a client without a usable URL: it never opens a socket (the client stays in
+    its configuration error; sends wait in memory)."""
+
+    def __init__(self, _url: str, _driver: Driver) -> None:
+        pass
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def open_socket(self, socket_id: int) -> None:
+        raise AssertionError("a client without a URL never connects")
+
+    def send(self, socket_id: int, text: str) -> bool:
+        return False
+
+    def close_socket(self, socket_id: int, code: int, reason: str) -> int:
+        return 0
+
+    def set_timer(self, delay: float | None) -> None:
+        pass
+
+    def save(self, entry: Outbound) -> None:
+        pass
+
+    def forget(self, id: str) -> None:
+        pass
+
+    def load(self) -> list[Outbound]:
+        return []
+
+    def dispose(self) -> None:
+        pass
+
 
 class Client:
-    """The client a page uses: connection commands, listeners and stores.
+    """The client a page uses: connection commands, requests, listeners and stores.
 
     A bad URL or option does not raise: the client stays in the ``error`` state with a message
     that says what to fix, and every other call still works (sends queue up).
@@ -41,15 +90,19 @@ class Client:
         *,
         config_error: str | None = None,
         port: PortFactory | None = None,
+        id_prefix: str | None = None,
     ) -> None:
         self.router = EventRouter()
-        self.core = Session(options)
+        self.core = Session(options, id_prefix=id_prefix)
         self._health: Writable[Health] = writable(self.core.health())
         self._subscriptions: Writable[tuple[str, ...]] = writable(())
+        self._sync: Writable[Mapping[str, SyncStatus]] = writable(MappingProxyType({}))
         #: Session health for the UI (state, attempt, next retry, RTT, queue depth...).
         self.health: Readable[Health] = readonly(self._health)
         #: Projects this page is subscribed to, in the order they were first subscribed.
         self.subscriptions: Readable[tuple[str, ...]] = readonly(self._subscriptions)
+        #: project -> sync status (``live | recovering | reset | stale``), docs/protocol.md.
+        self.sync: Readable[Mapping[str, SyncStatus]] = readonly(self._sync)
         self.state = self.router.state
         self.is_connected = self.router.is_connected
         self.messages = self.router.messages
@@ -60,68 +113,114 @@ class Client:
         self.errors = self.router.errors
         self._config_error = config_error
         self._state_value = ConnectionState()  # what router.state starts with
+        self._watchers: dict[str, list[Callable[[bool, object, str | None], None]]] = {}
+        self._outcomes: dict[str, Outcome] = {}  # settled requests nobody waited for yet
         self.url = url if config_error is None else None
-        self._driver: Driver | None = None
-        if self.url is not None:
-            if port is None:
-                from .browser import BrowserPort
+        make_port: PortFactory
+        if self.url is None:
+            make_port = _NoServer
+        elif port is None:
+            from .browser import BrowserPort
 
-                port = BrowserPort
-            make_port = port
-            url_ = self.url
-            self._driver = Driver(
-                self.core,
-                lambda driver: make_port(url_, driver),
-                on_text=self.router.handle,
-                on_binary=self.router.drop_binary,
-                on_batch_end=self.router.publish,
-                on_health=self._publish,
-            )
+            make_port = BrowserPort
         else:
+            make_port = port
+        url_ = self.url or ""
+        self.driver = Driver(self.core, lambda driver: make_port(url_, driver), self)
+        if self.url is None:
             self._publish_config_error()
 
     @property
     def clock(self) -> Callable[[], float]:
         """The clock of the connection's times (``Health.next_retry_at``)."""
-        return self._driver.port.now if self._driver is not None else time.monotonic
-
-    @property
-    def driver(self) -> Driver | None:
-        """The driver (None when the configuration is unusable)."""
-        return self._driver
+        return self.driver.port.now
 
     # --- commands ----------------------------------------------------------------------------
 
     def connect(self) -> None:
         """Connect (or retry now); a client with a bad configuration stays in its error."""
-        if self._driver is not None:
-            self._driver.connect()
+        if self.url is not None:
+            self.driver.connect()
 
     def disconnect(self) -> None:
         """Close with 1000 and stay disconnected until ``connect()``."""
-        if self._driver is not None:
-            self._driver.disconnect()
+        self.driver.disconnect()
 
     def send(self, message: object) -> None:
-        """Send a JSON-serializable message; queued while not connected.
+        """Send a JSON-serializable message; queued while not connected. With a v2 server it
+        carries an ``id`` and is kept (and re-sent after reconnects) until acknowledged.
 
         Raises ``TypeError``/``ValueError`` (saying what to change) for a value JSON cannot hold,
         before anything is queued.
         """
         text = serialize(message)
-        if self._driver is not None:
-            self._driver.send_text(text)
-        else:
-            self.core.send(text, 0.0)
+        self.driver.send_text(text, tagged=isinstance(message, dict) and "id" not in message)
+        if self.url is None:
             self._publish_config_error()
+
+    def request(
+        self, message: dict[str, Any], timeout: float = DEFAULT_REQUEST_TIMEOUT
+    ) -> asyncio.Future[object]:
+        """Send ``message`` and wait for the server's ``ack``: resolves with its ``data``, or
+        fails with `RequestError` (the server's error text, or "request <type> timed out after
+        <ms> ms"). Kept and re-sent with the same id after reconnects (and across a page
+        reload) until then."""
+        future: asyncio.Future[object] = asyncio.get_event_loop().create_future()
+
+        def settle(ok: bool, data: object, error: str | None) -> None:
+            if future.done():
+                return
+            if ok:
+                future.set_result(data)
+            else:
+                future.set_exception(RequestError(error))
+
+        self.watch(self.start_request(message, timeout), settle)
+        return future
+
+    def start_request(
+        self, message: dict[str, Any], timeout: float = DEFAULT_REQUEST_TIMEOUT
+    ) -> str:
+        """``request`` without the future: returns the request's id (see ``watch``)."""
+        if not isinstance(message, dict):
+            raise TypeError(f"request() needs a JSON object (a dict), got {type(message).__name__}")
+        if "id" in message:
+            raise ValueError(
+                "request() sets the message's 'id' itself: remove the 'id' field "
+                f"(got {message['id']!r})"
+            )
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+            raise ValueError(
+                f"request() timeout must be a positive number of seconds, got {timeout!r}"
+            )
+        text = serialize(message)
+        type_ = message.get("type")
+        return self.driver.request(text, type_ if isinstance(type_, str) else "message", timeout)
+
+    def watch(self, request_id: str, callback: Callable[[bool, object, str | None], None]) -> None:
+        """Call ``callback(ok, data, error)`` once request ``request_id`` settles (at once if it
+        already has). Raises ``KeyError`` for an id this page never had."""
+        outcome = self._outcomes.pop(request_id, None)
+        if outcome is not None:
+            callback(*outcome)
+        elif any(id_ == request_id for id_, _ in self.core.pending_requests()):
+            self._watchers.setdefault(request_id, []).append(callback)
+        else:
+            raise KeyError(
+                f"no pending request {request_id!r}: pending() lists the ones this page has"
+            )
+
+    def pending(self) -> list[dict[str, Any]]:
+        """``[{"id", "message"}]`` of the requests not settled yet, oldest first (those carried
+        over a reload included)."""
+        return [
+            {"id": id_, "message": json.loads(text)} for id_, text in self.core.pending_requests()
+        ]
 
     def subscribe(self, project_id: str) -> None:
         """Receive the events of ``project_id``; counted, so each subscribe needs an unsubscribe."""
         project_id = _project_id(project_id)
-        if self._driver is not None:
-            self._driver.subscribe(project_id)
-        else:
-            self.core.subscribe(project_id, 0.0)
+        self.driver.subscribe(project_id)
         self._subscriptions.set(tuple(self.core.subscriptions))
 
     def unsubscribe(self, project_id: str) -> None:
@@ -131,35 +230,66 @@ class Client:
             raise ValueError(
                 f"not subscribed to project {project_id!r}: call subscribe() before unsubscribe()"
             )
-        if self._driver is not None:
-            self._driver.unsubscribe(project_id)
-        else:
-            self.core.unsubscribe(project_id, 0.0)
+        self.driver.unsubscribe(project_id)
         self._subscriptions.set(tuple(self.core.subscriptions))
 
     def on(self, type_: str, callback: Callable[[Message], object]) -> Callable[[], None]:
-        """Call ``callback(message)`` for each message of ``type_`` (``"*"``: every message)."""
+        """Call ``callback(message)`` for each message of ``type_`` (``"*"``: every message;
+        ``"resync"``: a project whose missed events cannot be recovered)."""
         return self.router.on(type_, callback)
 
     def close(self) -> None:
         """Disconnect and free every browser resource (the page is going away)."""
-        if self._driver is not None:
-            self._driver.close()
+        self.driver.close()
 
-    # --- plumbing ----------------------------------------------------------------------------
+    # --- driver.Receiver ---------------------------------------------------------------------
 
-    def _publish_config_error(self) -> None:
-        """Without a usable URL the client stays in ERROR; the rest of its health is real."""
-        error = self._config_error or "no server URL: pass ?ws=ws://host:port/ws"
-        self._publish(replace(self.core.health(), state=State.ERROR, error=error))
+    def parse(self, text: str) -> Message | None:
+        return self.router.parse(text)
 
-    def _publish(self, health: Health) -> None:
+    def dispatch(self, message: Message) -> None:
+        self.router.dispatch(message)
+
+    def on_binary(self, size: int) -> None:
+        self.router.drop_binary(size)
+
+    def on_batch_end(self) -> None:
+        self.router.publish()
+
+    def on_health(self, health: Health) -> None:
+        if self.url is None:
+            health = replace(health, state=State.ERROR, error=self._config_error)
         self._health.set(health)
         status: Any = health.state.value
         state = ConnectionState(status, health.attempt, health.error)
         if state != self._state_value:  # subscribers hear changes only, not every health tick
             self._state_value = state
             self.router.state.set(state)
+
+    def on_sync(self, statuses: dict[str, SyncStatus]) -> None:
+        self._sync.set(MappingProxyType(statuses))
+
+    def on_settled(self, settle: Settle) -> None:
+        watchers = self._watchers.pop(settle.id, None)
+        if watchers is None:
+            self._outcomes[settle.id] = (settle.ok, settle.data, settle.error)
+            return
+        for callback in watchers:
+            try:
+                callback(settle.ok, settle.data, settle.error)
+            except Exception as exc:
+                report_callback_error(f"a watcher of request {settle.id}", exc, callback)
+
+    def on_resync(self, project_id: str) -> None:
+        self.router.dispatch(
+            GenericMessage("resync", None, {"type": "resync", "project_id": project_id})
+        )
+        self.router.publish()
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def _publish_config_error(self) -> None:
+        self.on_health(self.core.health())
 
 
 def _project_id(project_id: object) -> str:
@@ -185,7 +315,7 @@ def start() -> Client:
     from . import browser, ui
 
     client = client_from_page(browser.page_url())
-    if client.driver is not None and not browser.online():
+    if not browser.online():
         client.driver.went_offline()
     ui.mount_status(client.health, client.clock)
     ui.mount_dashboard(client)

@@ -16,6 +16,7 @@ destroyed; see docs/platform.md): every ``create_proxy`` in the package happens 
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -32,6 +33,7 @@ from pyodide.ffi import (  # type: ignore[import-not-found]
 
 from .core import Health
 from .messages import to_wire
+from .outbound import Outbound
 from .stores import Readable
 
 if TYPE_CHECKING:
@@ -126,6 +128,7 @@ class BrowserPort:
         self._driver = driver
         self._clock = clock
         self._open_socket = _js_module().openSocket
+        self._outbox = DurableOutbox(url)
         self._sockets: dict[int, _Socket] = {}
         self._timer_handle: Any = None
         self._on_timer = _Proxies.create(self._timer_fired)
@@ -147,18 +150,22 @@ class BrowserPort:
         driver = self._driver
         on_open = _Proxies.create(lambda: driver.socket_opened(socket_id))
         on_batch = _Proxies.create(lambda batch: driver.frames(socket_id, _frames(batch)))
-        on_close = _Proxies.create(lambda code, reason: self._closed(socket_id, code, reason))
+        on_close = _Proxies.create(
+            lambda code, reason, unsent: self._closed(socket_id, code, reason, unsent)
+        )
         handle = self._open_socket(self.url, on_open, on_batch, on_close)
         self._sockets[socket_id] = _Socket(handle, [on_open, on_batch, on_close])
 
-    def send(self, socket_id: int, text: str) -> None:
-        self._sockets[socket_id].handle.send(text)
+    def send(self, socket_id: int, text: str) -> bool:
+        return bool(self._sockets[socket_id].handle.send(text))
 
-    def close_socket(self, socket_id: int, code: int, reason: str) -> None:
+    def close_socket(self, socket_id: int, code: int, reason: str) -> int:
         sock = self._sockets.pop(socket_id, None)
-        if sock is not None:
-            sock.handle.close(code, reason)
-            sock.release()
+        if sock is None:
+            return 0
+        unsent = int(sock.handle.close(code, reason))
+        sock.release()
+        return unsent
 
     def set_timer(self, delay: float | None) -> None:
         if self._timer_handle is not None:
@@ -166,6 +173,15 @@ class BrowserPort:
             self._timer_handle = None
         if delay is not None:
             self._timer_handle = js.setTimeout(self._on_timer, delay * 1000.0)
+
+    def save(self, entry: Outbound) -> None:
+        self._outbox.save(entry, self._clock())
+
+    def forget(self, id: str) -> None:
+        self._outbox.forget(id)
+
+    def load(self) -> list[Outbound]:
+        return self._outbox.load(self._clock())
 
     def dispose(self) -> None:
         for sock in self._sockets.values():
@@ -180,11 +196,11 @@ class BrowserPort:
 
     # --- plumbing ---------------------------------------------------------------------------
 
-    def _closed(self, socket_id: int, code: int, reason: str) -> None:
+    def _closed(self, socket_id: int, code: int, reason: str, unsent: int) -> None:
         sock = self._sockets.pop(socket_id, None)
         if sock is not None:
             sock.release()
-        self._driver.socket_closed(socket_id, int(code), str(reason))
+        self._driver.socket_closed(socket_id, int(code), str(reason), int(unsent or 0))
 
     def _timer_fired(self) -> None:
         self._timer_handle = None
@@ -199,6 +215,92 @@ class BrowserPort:
     def _on_pageshow(self, event: Any) -> None:
         if getattr(event, "persisted", False):  # restored from the back/forward cache
             self._driver.page_visible()
+
+
+class DurableOutbox:
+    """The outbox in ``localStorage``, one key per entry (``wsclient:outbox:<url>:<id>``), so
+    each send costs one small write, not a rewrite of the whole queue. Where storage is full or
+    unavailable (private mode, a sandboxed frame) it logs one warning and the outbox lives in
+    memory only: sends never fail because of it."""
+
+    def __init__(self, url: str) -> None:
+        self._prefix = f"wsclient:outbox:{url}:"
+        self._page = int(js.Date.now())  # orders this page's entries after older pages'
+        self._storage: Any = None
+        try:
+            self._storage = js.window.localStorage
+        except Exception as exc:  # a SecurityError where storage is blocked
+            self._unavailable(exc)
+
+    def _unavailable(self, exc: BaseException) -> None:
+        if self._storage is not False:
+            log.warning(
+                "durable outbox unavailable (%s): queued messages are kept in memory only and "
+                "will not survive a reload",
+                exc,
+            )
+        self._storage = False
+
+    def save(self, entry: Outbound, now: float) -> None:
+        if not self._storage:
+            return
+        record = {
+            "order": [self._page, entry.seq],
+            "kind": entry.kind,
+            "type": entry.type,
+            "text": entry.text,
+            "tagged": entry.tagged,
+            "timeout": entry.timeout,
+            "expires": None
+            if entry.deadline is None
+            else js.Date.now() + (entry.deadline - now) * 1000.0,
+        }
+        try:
+            self._storage.setItem(self._prefix + entry.id, json.dumps(record))
+        except Exception as exc:  # QuotaExceededError
+            self._unavailable(exc)
+
+    def forget(self, id: str) -> None:
+        if self._storage:
+            try:
+                self._storage.removeItem(self._prefix + id)
+            except Exception as exc:
+                self._unavailable(exc)
+
+    def load(self, now: float) -> list[Outbound]:
+        """What earlier pages left for this URL, oldest first; unreadable entries are removed."""
+        if not self._storage:
+            return []
+        storage = self._storage
+        found: list[tuple[list[int], Outbound]] = []
+        wall = float(js.Date.now())
+        try:
+            keys = [storage.key(i) for i in range(storage.length)]
+            for key in keys:
+                if key is None or not key.startswith(self._prefix):
+                    continue
+                try:
+                    record = json.loads(storage.getItem(key))
+                    entry = Outbound(
+                        key[len(self._prefix) :],
+                        0,
+                        record["kind"],
+                        record["text"],
+                        tagged=bool(record["tagged"]),
+                        type=record["type"],
+                        timeout=record["timeout"],
+                    )
+                    if record["expires"] is not None:
+                        entry.deadline = now + (float(record["expires"]) - wall) / 1000.0
+                    found.append((list(record["order"]), entry))
+                except (TypeError, ValueError, KeyError) as exc:
+                    log.warning("dropping an unreadable outbox entry %s: %s", key, exc)
+                    storage.removeItem(key)
+        except Exception as exc:
+            self._unavailable(exc)
+            return []
+        found.sort(key=lambda item: item[0])
+        return [entry for _, entry in found]
 
 
 def _frames(batch: Any) -> Iterable[str | int]:

@@ -58,13 +58,14 @@ never moves ``next_deadline``; the heartbeat is evaluated lazily when the deadli
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import math
 import random as _random
 from collections.abc import Callable
 from enum import Enum
-from typing import Final, TypeAlias
+from typing import Final, Literal, TypeAlias
 
 from .backoff import (
     DEFAULT_AFTER_DROP,
@@ -73,7 +74,18 @@ from .backoff import (
     DEFAULT_MAX,
     reconnect_delay,
 )
-from .outbound import OutboundQueue
+from .messages import (
+    Ack,
+    FileEvent,
+    Hello,
+    Message,
+    Pong,
+    ProcessEvent,
+    ProjectEvent,
+    ProjectSnapshot,
+    Subscribed,
+)
+from .outbound import Outbound, Outbox, QueueFull
 from .records import Record, record
 
 logger = logging.getLogger("wsclient")
@@ -204,22 +216,59 @@ class OpenSocket(Record):
 
 @record
 class SendText(Record):
-    """Send ``text`` as one text frame on socket ``socket_id``."""
+    """Send ``text`` as one text frame on socket ``socket_id``. ``outbound_id`` names the outbox
+    entry it carries, if any: report a write the socket refused with ``write_failed``."""
 
     socket_id: int
     text: str
+    outbound_id: str | None = None
 
 
 @record
 class CloseSocket(Record):
-    """Close socket ``socket_id`` with ``code``/``reason``; its later events no longer matter."""
+    """Close socket ``socket_id`` with ``code``/``reason``; its later events no longer matter.
+    Report what it still had buffered with ``unsent``."""
 
     socket_id: int
     code: int
     reason: str
 
 
-Action = OpenSocket | SendText | CloseSocket
+@record
+class Settle(Record):
+    """A request is over: acknowledged (``ok`` with ``data``), refused or timed out (``error``)."""
+
+    id: str
+    ok: bool
+    data: object = None
+    error: str | None = None
+
+
+@record
+class Resync(Record):
+    """Events of ``project_id`` may have been missed and cannot be recovered: reload it."""
+
+    project_id: str
+
+
+@record
+class Persist(Record):
+    """Keep ``entry`` in durable storage (it survives a reload until ``Forget``)."""
+
+    entry: Outbound
+
+
+@record
+class Forget(Record):
+    """Remove the outbox entry ``id`` from durable storage."""
+
+    id: str
+
+
+Action = OpenSocket | SendText | CloseSocket | Settle | Resync | Persist | Forget
+
+#: Sync status of a subscribed project (docs/protocol.md, "Project streams").
+SyncStatus: TypeAlias = Literal["live", "recovering", "reset", "stale"]
 
 
 @record
@@ -233,9 +282,11 @@ class Health(Record):
     last_close_reason: str
     error: str | None  # set in ERROR state (close reason or description)
     rtt: float | None  # seconds, from the last pong echoing our ping id
-    queue_depth: int
-    queue_overflow: int  # messages dropped (oldest first) because the queue was full
-    offline: bool = False  # the browser says it is offline (no attempts are made)
+    queue_depth: int  # messages in the outbox (queued, or sent and not yet acknowledged)
+    queue_overflow: int  # sends dropped (oldest first) because the outbox was full
+    offline: bool = False  # the browser says it is offline (shown; retries go on)
+    protocol: int = 0  # of the open connection: 2 (recovery, acks), 1, or 0 (not known yet)
+    duplicates: int = 0  # stream events dropped because their offset was already applied
 
 
 class _Phase(Enum):
@@ -251,6 +302,7 @@ class _Link:
     can outlive its socket (h11's rule: what lives and dies together is one object)."""
 
     __slots__ = (
+        "failed",
         "id",
         "last_rx",
         "opened_at",
@@ -259,9 +311,12 @@ class _Link:
         "ping_sent_at",
         "pong_deadline",
         "probing",
+        "protocol",
         "rx_since_ping",
         "started_at",
         "subscribed",
+        "writable",
+        "written",
     )
 
     def __init__(self, socket_id: int, now: float) -> None:
@@ -277,20 +332,60 @@ class _Link:
         self.ping_id: str | None = None  # id of the last ping whose pong can give an RTT
         self.ping_sent_at = 0.0
         self.subscribed: set[str] = set()  # projects subscribed on this socket
+        # 0 until the first frame says: 2 if it is a hello, else 1. The outbox waits for it.
+        self.protocol = 0
+        self.writable = True  # False once the socket refused a write (it is closing)
+        self.written: list[Outbound] = []  # fire-and-forget sends, for bufferedAmount at close
+        self.failed: list[Outbound] = []  # fire-and-forget sends the socket refused
 
     def deadline(self, options: Options) -> float:
         if self.phase is _Phase.OPENING:
             return self.started_at + options.connect_timeout
-        if self.phase is _Phase.AWAITING_PONG:
-            return self.pong_deadline
-        return self.last_rx + options.ping_interval
+        deadline = (
+            self.pong_deadline
+            if self.phase is _Phase.AWAITING_PONG
+            else self.last_rx + options.ping_interval
+        )
+        if self.protocol == 0:  # a server that says nothing at all is taken for v1
+            return min(deadline, self.opened_at + options.pong_timeout)
+        return deadline
+
+
+class _Stream:
+    """What the client knows of one subscribed project's stream (protocol v2)."""
+
+    __slots__ = (
+        "epoch",
+        "first",
+        "offset",
+        "reply_due",
+        "resubscribing",
+        "snapshot_due",
+        "status",
+        "target",
+    )
+
+    def __init__(self) -> None:
+        self.epoch: str | None = None
+        self.offset: int | None = None  # the last offset applied
+        self.status: SyncStatus = "live"
+        self.first = True  # no subscribe has been answered yet: its snapshot is not a reset
+        self.reply_due: float | None = None  # a subscribe awaits ``subscribed`` until then
+        self.target: int | None = None  # a replay runs up to this offset
+        self.snapshot_due = False  # ``subscribed`` said a snapshot follows
+        self.resubscribing = False  # a gap: a subscribe with ``since`` is out on this socket
 
 
 class Session:
-    """The reconnecting connection; see the module docstring for how to drive it."""
+    """The reconnecting connection to one server, over as many sockets as it takes (see the
+    module docstring for how to drive it)."""
 
     def __init__(
-        self, options: Options | None = None, *, random: Callable[[], float] | None = None
+        self,
+        options: Options | None = None,
+        *,
+        random: Callable[[], float] | None = None,
+        id_prefix: str | None = None,
     ) -> None:
         self._options = options if options is not None else Options()
         self._random = random if random is not None else _random.random
@@ -308,14 +403,23 @@ class Session:
         # Environment.
         self._offline = False
         self._hidden = False
-        # Outbound.
-        self._queue = OutboundQueue(self._options.max_queue)
+        # Outbound: every message until it is acknowledged (v2) or written (v1).
+        self._outbox = Outbox(self._options.max_queue)
+        self._id_prefix = id_prefix or f"{int(self._random() * 2**52):013x}"
+        self._seq = 0
+        self._request_deadlines: list[tuple[float, str]] = []  # a heap
+        self._dropped_link: _Link | None = None  # the last socket let go, until ``unsent``
+        # Subscriptions and their streams.
         self._subscribers: dict[str, int] = {}  # project -> local subscriber count
+        self._streams: dict[str, _Stream] = {}
+        self._reply_deadline: float | None = None  # the earliest ``_Stream.reply_due``
+        self.sync_version = 0  # bumped whenever a sync status changes
         # Health.
         self._last_close_code: int | None = None
         self._last_close_reason = ""
         self._error: str | None = None
         self._rtt: float | None = None
+        self._duplicates = 0
 
     # -- outputs ---------------------------------------------------------------------------
 
@@ -343,8 +447,17 @@ class Session:
         """Active projects and their local subscriber counts, in first-subscribed order (a copy)."""
         return dict(self._subscribers)
 
+    def sync(self) -> dict[str, SyncStatus]:
+        """Each subscribed project's sync status, in first-subscribed order."""
+        return {project: stream.status for project, stream in self._streams.items()}
+
+    def pending_requests(self) -> list[tuple[str, str]]:
+        """``(id, message text)`` of every request not settled yet, oldest first."""
+        return [(e.id, e.text) for e in self._outbox if e.kind == "request"]
+
     def health(self) -> Health:
         waiting = self._state is State.RECONNECTING and self._link is None
+        link = self._link
         return Health(
             state=self._state,
             attempt=self._attempt if self._state is State.RECONNECTING else 0,
@@ -353,9 +466,11 @@ class Session:
             last_close_reason=self._last_close_reason,
             error=self._error,
             rtt=self._rtt,
-            queue_depth=len(self._queue),
-            queue_overflow=self._queue.overflow,
+            queue_depth=len(self._outbox),
+            queue_overflow=self._outbox.overflow,
             offline=self._offline,
+            protocol=link.protocol if link is not None and link.phase is not _Phase.OPENING else 0,
+            duplicates=self._duplicates,
         )
 
     def take_actions(self) -> list[Action]:
@@ -381,7 +496,8 @@ class Session:
         self._update_deadline()
 
     def disconnect(self, now: float) -> None:
-        """Close with 1000 and stay DISCONNECTED until ``connect()``. Harmless when already so."""
+        """Close with 1000 and stay DISCONNECTED until ``connect()``. Harmless when already so.
+        The outbox is kept: it goes out on the next ``connect()``."""
         self._advance(now)
         if self._state is State.DISCONNECTED:
             return
@@ -392,27 +508,64 @@ class Session:
         self._attempt = 0
         self._update_deadline()
 
-    def send(self, text: str, now: float) -> None:
-        """Send already-serialized ``text`` now if the socket is open, else queue it for the
-        next open."""
+    def send(self, text: str, now: float, *, tagged: bool = True) -> str:
+        """Deliver serialized ``text``: written now if the connection is ready, else queued for
+        the next one. ``tagged``: ``text`` is a JSON object without an ``id``, so a v2 server
+        can acknowledge it (it is then kept and re-sent until it is). Returns its delivery id."""
         self._advance(now)
-        if self._state is State.CONNECTED:
-            self._send(text)
-        else:
-            self._queue.push(text)
+        entry = self._new_entry("send", text, tagged=tagged)
+        if entry is not None:
+            self._enqueue(entry)
+        return entry.id if entry is not None else ""
+
+    def request(self, text: str, type_: str, timeout: float, now: float) -> str:
+        """Send ``text`` (a JSON object without an ``id``) and expect an ``ack`` within
+        ``timeout`` seconds. Returns its id; a ``Settle`` action with that id follows, exactly
+        once: acknowledged, refused, timed out, or refused at once when the outbox is full of
+        requests."""
+        self._advance(now)
+        if not (isinstance(timeout, int | float) and 0 < timeout < math.inf):
+            raise ValueError(f"a request timeout must be a positive number, got {timeout!r}")
+        entry = self._new_entry("request", text, tagged=True, type_=type_, timeout=timeout)
+        assert entry is not None
+        entry.deadline = now + timeout
+        if self._enqueue(entry):
+            heapq.heappush(self._request_deadlines, (entry.deadline, entry.id))
+            self._update_deadline()
+        return entry.id
+
+    def restore(self, entries: list[Outbound], now: float) -> None:
+        """Take back entries a previous page left in durable storage (before ``connect``), in
+        their order. A request keeps its ``deadline`` (on this clock) if it has one."""
+        self._advance(now)
+        for entry in entries:
+            if entry.id in self._outbox:
+                continue
+            self._seq += 1
+            entry.seq = self._seq
+            entry.written_on = 0
+            if entry.kind == "request" and entry.deadline is None:
+                entry.deadline = now + (entry.timeout or 0.0)
+            if self._enqueue(entry, persist=False) and entry.deadline is not None:
+                heapq.heappush(self._request_deadlines, (entry.deadline, entry.id))
+        self._update_deadline()
 
     def subscribe(self, project_id: str, now: float) -> None:
         """One more local subscriber of ``project_id``; the first one subscribes on the wire."""
         self._advance(now)
         count = self._subscribers.get(project_id, 0)
         self._subscribers[project_id] = count + 1
-        if count == 0 and self._state is State.CONNECTED:
-            self._send_subscribe(project_id)
+        if count == 0:
+            self._streams[project_id] = _Stream()
+            self.sync_version += 1
+            if self._state is State.CONNECTED:
+                self._send_subscribe(project_id, now)
+                self._update_deadline()
 
     def unsubscribe(self, project_id: str, now: float) -> None:
         """One local subscriber fewer; the last one leaving unsubscribes on the wire (if the
-        project was subscribed on this connection). Harmless, with a warning, without a
-        subscriber."""
+        project was subscribed on this connection) and forgets the project's position.
+        Harmless, with a warning, without a subscriber."""
         self._advance(now)
         count = self._subscribers.get(project_id, 0)
         if count == 0:
@@ -422,10 +575,14 @@ class Session:
             self._subscribers[project_id] = count - 1
             return
         del self._subscribers[project_id]
+        del self._streams[project_id]
+        self.sync_version += 1
         link = self._link
         if self._state is State.CONNECTED and link is not None and project_id in link.subscribed:
             link.subscribed.discard(project_id)
             self._send(json.dumps({"type": "unsubscribe", "project_id": project_id}))
+        self._update_reply_deadline()
+        self._update_deadline()
 
     def went_offline(self, now: float) -> None:
         """The browser says it is offline. Only recorded (and shown): ``navigator.onLine`` lies
@@ -455,7 +612,8 @@ class Session:
     # -- inputs: the socket and the timer ----------------------------------------------------
 
     def socket_opened(self, socket_id: int, now: float) -> None:
-        """The socket opened: subscribe every active project once, then flush the queue."""
+        """The socket opened: subscribe every active project once (with its position, if any).
+        The outbox waits for the first frame, which says whether the server speaks v2."""
         self._advance(now)
         link = self._current(socket_id, "socket_opened")
         if link is None:
@@ -466,10 +624,10 @@ class Session:
         link.phase = _Phase.OPEN
         link.opened_at = now
         link.last_rx = now
-        for project_id in self._subscribers:
-            self._send_subscribe(project_id)
-        for text in self._queue.drain():
-            self._send(text)
+        for project_id, stream in self._streams.items():
+            if not stream.first or stream.offset is not None:
+                self._set_status(stream, "recovering")
+            self._send_subscribe(project_id, now)
         self._measure_rtt(link, now)
         self._update_deadline()
 
@@ -481,22 +639,66 @@ class Session:
             link.last_rx = now
             link.rx_since_ping = True
 
-    def pong_received(self, socket_id: int, ping_id: str | None, now: float) -> None:
-        """A ``pong`` frame (after ``frame_received``): if it echoes our last ping, record RTT."""
+    def received(self, socket_id: int, message: Message, now: float) -> bool:
+        """A parsed message from socket ``socket_id`` (after ``frame_received``). Returns whether
+        to deliver it to the page: False for a stale socket, a duplicate, or an event past a gap
+        (the resubscribe brings it back in order). Call ``tick``-free: it never moves time."""
+        link = self._link
+        if link is None or link.id != socket_id:
+            return False
+        kind = type(message)
+        if link.protocol == 0:
+            self._first_frame(link, kind is Hello and message.protocol >= 2, now)  # type: ignore[union-attr]
+        if kind is ProjectEvent or kind is FileEvent or kind is ProcessEvent:
+            return self._stream_event(message, link, now)  # type: ignore[arg-type]
+        if kind is Pong:
+            if link.ping_id is not None and message.id == link.ping_id:  # type: ignore[union-attr]
+                self._rtt = now - link.ping_sent_at
+                link.ping_id = None
+        elif kind is Ack:
+            self._acked(message)  # type: ignore[arg-type]
+        elif kind is Subscribed:
+            self._subscribed(message, now)  # type: ignore[arg-type]
+        elif kind is ProjectSnapshot:
+            return self._snapshot(message)  # type: ignore[arg-type]
+        return True
+
+    def write_failed(self, socket_id: int, outbound_id: str | None, now: float) -> None:
+        """The socket refused a ``SendText`` (it is no longer OPEN: closing). Nothing more is
+        written on it; what it carried is kept for the next connection."""
         self._advance(now)
         link = self._link
-        echoed = link is not None and link.id == socket_id and link.ping_id is not None
-        if echoed and link is not None and ping_id == link.ping_id:
-            self._rtt = now - link.ping_sent_at
-            link.ping_id = None
+        if link is None or link.id != socket_id:
+            link = (
+                self._dropped_link
+                if self._dropped_link and self._dropped_link.id == socket_id
+                else None
+            )
+        if link is None:
+            return
+        link.writable = False
+        for entry in link.written[::-1]:
+            if entry.id == outbound_id:
+                link.written.remove(entry)
+                link.failed.append(entry)
+                break
+        else:
+            entry_ = self._outbox.get(outbound_id) if outbound_id else None
+            if entry_ is not None:
+                entry_.written_on = 0
+        if link is self._dropped_link:
+            self._put_back(link.failed)
+            link.failed = []
 
-    def socket_closed(self, socket_id: int, code: int, reason: str, now: float) -> None:
-        """The socket closed (the browser's close event)."""
+    def socket_closed(
+        self, socket_id: int, code: int, reason: str, now: float, *, unsent: int = 0
+    ) -> None:
+        """The socket closed (the browser's close event); ``unsent``: its ``bufferedAmount``."""
         self._advance(now)
         link = self._current(socket_id, "socket_closed")
         if link is None:
             return
-        self._link = None
+        self._drop_link(link, unsent)
         self._record_close(code, reason)
         if is_fatal_close(code):
             self._transition(_Event.REJECTED)
@@ -507,6 +709,15 @@ class Session:
         else:
             self._lost(link, now, far_side=True)
         self._update_deadline()
+
+    def unsent(self, socket_id: int, unsent: int, now: float) -> None:
+        """A socket the core closed itself still held ``unsent`` bytes (``bufferedAmount``):
+        the fire-and-forget sends among them go back to the outbox."""
+        self._advance(now)
+        link = self._dropped_link
+        if link is not None and link.id == socket_id:
+            self._put_back(_unsent_tail(link.written, unsent))
+            link.written = []
 
     def socket_error(self, socket_id: int, now: float) -> None:
         """The socket failed (the browser's error event); a close event may follow and is then
@@ -526,7 +737,7 @@ class Session:
             self._on_deadline(now)
             self._update_deadline()
 
-    # -- internals ---------------------------------------------------------------------------
+    # -- internals: the connection -----------------------------------------------------------
 
     def _advance(self, now: float) -> None:
         if not now >= self._now:
@@ -570,10 +781,26 @@ class Session:
         self._actions.append(OpenSocket(self._last_socket_id))
 
     def _close_current(self, code: int, reason: str) -> None:
-        assert self._link is not None
-        self._actions.append(CloseSocket(self._link.id, code, reason))
-        self._link = None
+        link = self._link
+        assert link is not None
+        self._actions.append(CloseSocket(link.id, code, reason))
+        self._drop_link(link, 0)
         self._record_close(code, reason)
+
+    def _drop_link(self, link: _Link, unsent: int) -> None:
+        """The socket is gone: what it could not send goes back to the outbox, in order."""
+        self._link = None
+        self._put_back([*_unsent_tail(link.written, unsent), *link.failed])
+        link.failed = []
+        if unsent:
+            link.written = []
+        self._dropped_link = link
+        for stream in self._streams.values():
+            stream.reply_due = None
+            stream.resubscribing = False
+            stream.snapshot_due = False
+            stream.target = None
+        self._reply_deadline = None
 
     def _record_close(self, code: int, reason: str) -> None:
         self._last_close_code = code
@@ -582,11 +809,6 @@ class Session:
     def _send(self, text: str) -> None:
         assert self._link is not None
         self._actions.append(SendText(self._link.id, text))
-
-    def _send_subscribe(self, project_id: str) -> None:
-        assert self._link is not None
-        self._link.subscribed.add(project_id)
-        self._send(json.dumps({"type": "subscribe", "project_id": project_id}))
 
     def _measure_rtt(self, link: _Link, now: float) -> str:
         """Send a ping whose pong gives the round trip; return its id. On open it is sent with no
@@ -649,23 +871,264 @@ class Session:
     def _update_deadline(self) -> None:
         link = self._link
         if link is not None:
-            self._deadline = link.deadline(self._options)
+            deadline: float | None = link.deadline(self._options)
         else:
-            self._deadline = self._retry_at if self._state is State.RECONNECTING else None
+            deadline = self._retry_at if self._state is State.RECONNECTING else None
+        for other in (self._reply_deadline, self._next_request_deadline()):
+            if other is not None and (deadline is None or other < deadline):
+                deadline = other
+        self._deadline = deadline
 
     def _on_deadline(self, now: float) -> None:
+        self._expire_requests(now)
+        if self._reply_deadline is not None and self._reply_deadline <= now:
+            self._replies_overdue(now)
         link = self._link
         if link is None:
-            self._retry(now)
-        elif link.phase is _Phase.OPENING:
-            self._close_current(CLOSE_LINK_FAILED, "connect timeout")
-            self._lost(link, now, far_side=False)
-        elif link.phase is _Phase.AWAITING_PONG and not link.rx_since_ping:
-            self._close_current(CLOSE_LINK_FAILED, "heartbeat timeout")
-            logger.warning("no frame within the pong timeout: closing the dead link")
-            self._lost(link, now, far_side=False)
-        else:
+            if self._retry_at is not None and self._retry_at <= now and self._waiting():
+                self._retry(now)
+            return
+        if link.phase is _Phase.OPENING:
+            if link.started_at + self._options.connect_timeout <= now:
+                self._close_current(CLOSE_LINK_FAILED, "connect timeout")
+                self._lost(link, now, far_side=False)
+            return
+        if link.protocol == 0 and link.opened_at + self._options.pong_timeout <= now:
+            self._first_frame(link, False, now)
+        if link.phase is _Phase.AWAITING_PONG:
+            if link.pong_deadline > now:
+                return
+            if not link.rx_since_ping:
+                self._close_current(CLOSE_LINK_FAILED, "heartbeat timeout")
+                logger.warning("no frame within the pong timeout: closing the dead link")
+                self._lost(link, now, far_side=False)
+                return
             link.phase = _Phase.OPEN
             link.probing = False
-            if now - link.last_rx >= self._options.ping_interval:
-                self._send_ping(link, now, self._options.pong_timeout)
+        if now - link.last_rx >= self._options.ping_interval:
+            self._send_ping(link, now, self._options.pong_timeout)
+
+    # -- internals: the outbox ---------------------------------------------------------------
+
+    def _new_entry(
+        self,
+        kind: Literal["send", "request"],
+        text: str,
+        *,
+        tagged: bool,
+        type_: str | None = None,
+        timeout: float | None = None,
+    ) -> Outbound | None:
+        self._seq += 1
+        return Outbound(
+            f"{self._id_prefix}-{self._seq}",
+            self._seq,
+            kind,
+            text,
+            tagged=tagged and text.startswith("{"),
+            type=type_,
+            timeout=timeout,
+        )
+
+    def _enqueue(self, entry: Outbound, *, persist: bool = True) -> bool:
+        """Keep ``entry`` (write it now if the connection is ready); False if it was refused."""
+        try:
+            dropped = self._outbox.add(entry)
+        except QueueFull as exc:
+            if entry.kind == "request":
+                self._actions.append(Settle(entry.id, False, error=str(exc)))
+                return False
+            raise
+        if dropped is not None:
+            self._actions.append(Forget(dropped.id))
+        if persist:
+            self._actions.append(Persist(entry))
+        link = self._link
+        if link is not None and link.protocol and link.writable:
+            self._write(entry, link)
+        return True
+
+    def _write(self, entry: Outbound, link: _Link) -> None:
+        """Write ``entry`` on the open ``link``. On v2 it stays until acknowledged; a v1
+        fire-and-forget send leaves the outbox (only ``bufferedAmount`` can bring it back)."""
+        v2 = link.protocol == 2
+        entry.written_on = link.id
+        self._actions.append(SendText(link.id, entry.wire(v2 or entry.kind == "request"), entry.id))
+        if not (v2 and entry.retained) and entry.kind == "send":
+            self._outbox.remove(entry.id)
+            self._actions.append(Forget(entry.id))
+            link.written.append(entry)
+            if len(link.written) > self._outbox.limit:
+                del link.written[0]
+
+    def _flush(self, link: _Link) -> None:
+        for entry in self._outbox:
+            if entry.written_on != link.id and link.writable:
+                self._write(entry, link)
+
+    def _put_back(self, entries: list[Outbound]) -> None:
+        if entries:
+            for entry in entries:
+                entry.written_on = 0
+                self._actions.append(Persist(entry))
+            self._outbox.put_back(entries)
+
+    def _acked(self, ack: Ack) -> None:
+        entry = self._outbox.remove(ack.id)
+        if entry is None:
+            return  # a repeated ack, or one for another page
+        self._actions.append(Forget(entry.id))
+        if entry.kind == "request":
+            self._actions.append(Settle(entry.id, ack.ok, ack.data, ack.error))
+
+    def _next_request_deadline(self) -> float | None:
+        heap = self._request_deadlines
+        while heap and heap[0][1] not in self._outbox:
+            heapq.heappop(heap)  # settled or dropped already
+        return heap[0][0] if heap else None
+
+    def _expire_requests(self, now: float) -> None:
+        heap = self._request_deadlines
+        while heap and heap[0][0] <= now:
+            _, id_ = heapq.heappop(heap)
+            entry = self._outbox.remove(id_)
+            if entry is not None:
+                self._actions.append(Forget(id_))
+                ms = round((entry.timeout or 0.0) * 1000)
+                self._actions.append(
+                    Settle(id_, False, error=f"request {entry.type} timed out after {ms} ms")
+                )
+
+    # -- internals: project streams ------------------------------------------------------------
+
+    def _set_status(self, stream: _Stream, status: SyncStatus) -> None:
+        if stream.status != status:
+            stream.status = status
+            self.sync_version += 1
+
+    def _send_subscribe(self, project_id: str, now: float) -> None:
+        link = self._link
+        assert link is not None
+        stream = self._streams[project_id]
+        message: dict[str, object] = {"type": "subscribe", "project_id": project_id}
+        if stream.epoch is not None and stream.offset is not None:
+            message["since"] = {"epoch": stream.epoch, "offset": stream.offset}
+        link.subscribed.add(project_id)
+        stream.reply_due = now + self._options.pong_timeout
+        self._update_reply_deadline()
+        self._send(json.dumps(message))
+
+    def _update_reply_deadline(self) -> None:
+        dues = [s.reply_due for s in self._streams.values() if s.reply_due is not None]
+        self._reply_deadline = min(dues) if dues else None
+
+    def _first_frame(self, link: _Link, v2: bool, now: float) -> None:
+        """The first frame (or silence) tells the protocol; then the outbox goes out."""
+        link.protocol = 2 if v2 else 1
+        logger.info("the server speaks protocol %d", link.protocol)
+        if not v2:
+            for project_id, stream in self._streams.items():
+                stream.reply_due = None
+                if stream.status == "recovering":
+                    self._set_status(stream, "stale")
+                    self._actions.append(Resync(project_id))
+            self._reply_deadline = None
+        self._flush(link)
+        self._update_deadline()
+
+    def _replies_overdue(self, now: float) -> None:
+        """A subscribe got no ``subscribed`` in time: the server does not recover streams."""
+        for project_id, stream in self._streams.items():
+            if stream.reply_due is not None and stream.reply_due <= now:
+                stream.reply_due = None
+                if stream.status == "recovering":
+                    self._set_status(stream, "stale")
+                    self._actions.append(Resync(project_id))
+        self._update_reply_deadline()
+
+    def _subscribed(self, reply: Subscribed, now: float) -> None:
+        stream = self._streams.get(reply.project_id)
+        if stream is None:
+            return
+        stream.reply_due = None
+        stream.resubscribing = False
+        self._update_reply_deadline()
+        if reply.recovered and stream.offset is not None and stream.epoch == reply.epoch:
+            stream.target = reply.offset
+            self._caught_up(stream)
+        else:
+            stream.snapshot_due = True
+        stream.epoch = reply.epoch
+
+    def _snapshot(self, snapshot: ProjectSnapshot) -> bool:
+        stream = self._streams.get(snapshot.project_id)
+        if stream is None:
+            return False  # no longer subscribed: nothing to replace
+        stream.offset = snapshot.offset
+        stream.snapshot_due = False
+        stream.target = None
+        self._set_status(stream, "live" if stream.first else "reset")
+        stream.first = False
+        return True
+
+    def _caught_up(self, stream: _Stream) -> None:
+        """A replay is through once the stream reaches the offset ``subscribed`` announced."""
+        target = stream.target
+        if target is not None and stream.offset is not None and stream.offset >= target:
+            stream.target = None
+            stream.first = False
+            if stream.status == "recovering":
+                self._set_status(stream, "live")
+
+    def _stream_event(
+        self, event: ProjectEvent | FileEvent | ProcessEvent, link: _Link, now: float
+    ) -> bool:
+        offset = event.offset
+        if offset is None:
+            return True
+        stream = self._streams.get(event.project_id)
+        if stream is None:
+            return True  # not tracked: no local subscriber
+        if stream.snapshot_due:
+            return False  # the snapshot that follows replaces it
+        last = stream.offset
+        if last is None:
+            stream.offset = offset
+            return True
+        if offset == last + 1:
+            stream.offset = offset
+            if stream.target is not None:
+                self._caught_up(stream)
+            return True
+        if offset <= last:
+            self._duplicates += 1
+            return False
+        if not stream.resubscribing and link.protocol == 2:
+            logger.warning(
+                "project %r: offset %d after %d, a gap: resubscribing from %d",
+                event.project_id,
+                offset,
+                last,
+                last,
+            )
+            stream.resubscribing = True
+            self._set_status(stream, "recovering")
+            self._send_subscribe(event.project_id, now)
+            self._update_deadline()
+        return False
+
+
+def _unsent_tail(written: list[Outbound], unsent: int) -> list[Outbound]:
+    """The fire-and-forget sends whose last byte was still among the socket's last ``unsent``
+    buffered bytes when it closed: they never left this machine."""
+    if unsent <= 0:
+        return []
+    tail: list[Outbound] = []
+    after = 0  # bytes written after the message being looked at
+    for entry in reversed(written):
+        if after >= unsent:
+            break
+        tail.append(entry)
+        after += len(entry.wire(False).encode())
+    tail.reverse()
+    return tail

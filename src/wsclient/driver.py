@@ -7,19 +7,23 @@ Theory of operation
 between them and is the only code that:
 
 - reads the clock (``port.now()``) and passes ``now`` into every core input;
-- carries out the core's actions on the ``Port`` in the order given (open, send, close);
+- carries out the core's actions in the order given: sockets (open, send, close) on the
+  ``Port``, durable storage of the outbox (``Persist``/``Forget``) on the ``Port``, and what the
+  page must hear (``Settle``, ``Resync``) on the ``Receiver``;
+- tells the core what the platform refused: a write on a socket that is no longer OPEN, and the
+  bytes a socket the core closed still had buffered;
 - keeps exactly one timer, armed for the core's ``next_deadline`` (re-armed only when the
   deadline moved, cancelled when there is none) and calls ``core.tick`` when it fires;
 - ignores events from sockets it has already let go (a close it asked for, a socket replaced);
-- publishes the connection's health to ``on_health`` only when it changed.
+- publishes health and sync status to the ``Receiver`` only when they changed.
 
-After any input, the driver *settles*: actions, timer, health, in that order. Callers never touch
+After any input the driver *settles*: actions, timer, health, in that order. Callers never touch
 the core directly; if a test does, it must call ``settle()`` afterwards.
 
 Frames arrive in batches (``frames(socket_id, batch)``): the core hears "the link is alive" once
-per batch, each text frame goes to ``on_text`` (which parses it, feeds the listeners and marks the
-stores) and ``on_batch_end`` follows, so the stores publish once per batch. A ``Pong`` that
-echoes the core's ping gives the round-trip time.
+per batch; each text frame is parsed by the receiver, shown to the core (which may hold it back:
+a duplicate, or an event past a gap) and dispatched to the page; the receiver's ``on_batch_end``
+follows, so the stores publish once per batch.
 
 The platform implements ``Port``: ``browser.BrowserPort`` in the page, ``tests/unit/fakes.py``
 in the tests and a scheduled event queue in ``bench/reconnect_storm.py``.
@@ -30,8 +34,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from .core import CloseSocket, Health, OpenSocket, SendText, Session
-from .messages import Pong
+from .core import (
+    Action,
+    CloseSocket,
+    Forget,
+    Health,
+    OpenSocket,
+    Persist,
+    SendText,
+    Session,
+    Settle,
+    SyncStatus,
+)
+from .messages import Message
+from .outbound import Outbound
 
 
 class Port(Protocol):
@@ -46,12 +62,12 @@ class Port(Protocol):
         """Create a WebSocket and report its events with ``socket_id``."""
         ...
 
-    def send(self, socket_id: int, text: str) -> None:
-        """Send one text frame on an open socket."""
+    def send(self, socket_id: int, text: str) -> bool:
+        """Send one text frame; False if the socket is not OPEN (nothing was written)."""
         ...
 
-    def close_socket(self, socket_id: int, code: int, reason: str) -> None:
-        """Close the socket and report nothing more about it."""
+    def close_socket(self, socket_id: int, code: int, reason: str) -> int:
+        """Close the socket and report nothing more about it; return its ``bufferedAmount``."""
         ...
 
     def set_timer(self, delay: float | None) -> None:
@@ -59,33 +75,68 @@ class Port(Protocol):
         cancel it)."""
         ...
 
+    def save(self, entry: Outbound) -> None:
+        """Keep an outbox entry in durable storage (a failure only loses durability)."""
+        ...
+
+    def forget(self, id: str) -> None:
+        """Remove an outbox entry from durable storage."""
+        ...
+
+    def load(self) -> list[Outbound]:
+        """The outbox entries a previous page left, oldest first."""
+        ...
+
     def dispose(self) -> None:
         """Free what the port holds (listeners, handles); it reports nothing afterwards."""
         ...
 
 
-class Driver:
-    """Runs a ``core.Session`` on a ``Port`` (see the module docstring)."""
+class Receiver(Protocol):
+    """What the driver tells the page (``app.Client`` implements it)."""
 
-    def __init__(
-        self,
-        core: Session,
-        port: Callable[[Driver], Port],
-        *,
-        on_text: Callable[[str], object],
-        on_binary: Callable[[int], None],
-        on_batch_end: Callable[[], None],
-        on_health: Callable[[Health], None],
-    ) -> None:
+    def parse(self, text: str) -> Message | None:
+        """The message in a text frame, or None if it was dropped (and counted)."""
+        ...
+
+    def dispatch(self, message: Message) -> None:
+        """Deliver a message: domain stores and listeners."""
+        ...
+
+    def on_binary(self, size: int) -> None:
+        """A binary frame of ``size`` bytes arrived (the protocol has none)."""
+        ...
+
+    def on_batch_end(self) -> None:
+        """A batch of frames is through: publish the stores once."""
+        ...
+
+    def on_health(self, health: Health) -> None: ...
+
+    def on_sync(self, statuses: dict[str, SyncStatus]) -> None: ...
+
+    def on_settled(self, settle: Settle) -> None:
+        """A request is over (acknowledged, refused or timed out)."""
+        ...
+
+    def on_resync(self, project_id: str) -> None:
+        """Events of the project may be missing and cannot be recovered: reload it."""
+        ...
+
+
+class Driver:
+    """Runs a ``core.Session`` on a ``Port`` for a ``Receiver`` (see the module docstring)."""
+
+    def __init__(self, core: Session, port: Callable[[Driver], Port], receiver: Receiver) -> None:
         self.core = core
-        self._on_text = on_text
-        self._on_binary = on_binary
-        self._on_batch_end = on_batch_end
-        self._on_health = on_health
+        self._receiver = receiver
         self._live: set[int] = set()  # sockets opened and not yet let go
         self._timer_at: float | None = None
         self._last_health: Health | None = None
+        self._sync_version = -1
         self.port = port(self)
+        core.restore(self.port.load(), self.port.now())
+        self.settle()
 
     # --- commands from the page ------------------------------------------------------------
 
@@ -97,9 +148,15 @@ class Driver:
         self.core.disconnect(self.port.now())
         self.settle()
 
-    def send_text(self, text: str) -> None:
-        self.core.send(text, self.port.now())
+    def send_text(self, text: str, *, tagged: bool = True) -> str:
+        id_ = self.core.send(text, self.port.now(), tagged=tagged)
         self.settle()
+        return id_
+
+    def request(self, text: str, type_: str, timeout: float) -> str:
+        id_ = self.core.request(text, type_, timeout, self.port.now())
+        self.settle()
+        return id_
 
     def subscribe(self, project_id: str) -> None:
         self.core.subscribe(project_id, self.port.now())
@@ -137,10 +194,11 @@ class Driver:
             self.core.socket_opened(socket_id, self.port.now())
             self.settle()
 
-    def socket_closed(self, socket_id: int, code: int, reason: str) -> None:
+    def socket_closed(self, socket_id: int, code: int, reason: str, unsent: int = 0) -> None:
+        """The socket closed; ``unsent``: its ``bufferedAmount`` at that moment."""
         if socket_id in self._live:
             self._live.discard(socket_id)
-            self.core.socket_closed(socket_id, code, reason, self.port.now())
+            self.core.socket_closed(socket_id, code, reason, self.port.now(), unsent=unsent)
             self.settle()
 
     def frames(self, socket_id: int, batch: Iterable[str | int]) -> None:
@@ -149,46 +207,69 @@ class Driver:
         if socket_id not in self._live:
             return
         core = self.core
+        receiver = self._receiver
+        parse = receiver.parse
+        dispatch = receiver.dispatch
+        received = core.received
         now = self.port.now()
         core.frame_received(socket_id, now)
-        on_text = self._on_text
-        pong = False
         for frame in batch:
             if type(frame) is str:
-                message = on_text(frame)
-                if type(message) is Pong:
-                    core.pong_received(socket_id, message.id, now)
-                    pong = True
+                message = parse(frame)
+                if message is not None and received(socket_id, message, now):
+                    dispatch(message)
             else:
-                self._on_binary(frame)  # type: ignore[arg-type]
-        self._on_batch_end()
-        if pong:
-            self.settle()
+                receiver.on_binary(frame)  # type: ignore[arg-type]
+        receiver.on_batch_end()
+        self.settle()
 
     # --- the loop ----------------------------------------------------------------------------
 
     def settle(self) -> None:
         """Carry out the core's pending actions, re-arm the one timer if the deadline moved,
-        and publish health if it changed. Call after any direct input to the core."""
+        and publish health and sync status if they changed. Call after any direct input to the
+        core."""
         port = self.port
-        for action in self.core.take_actions():
-            if type(action) is SendText:
-                if action.socket_id in self._live:
-                    port.send(action.socket_id, action.text)
-            elif type(action) is OpenSocket:
-                self._live.add(action.socket_id)
-                port.open_socket(action.socket_id)
-            elif type(action) is CloseSocket and action.socket_id in self._live:
-                self._live.discard(action.socket_id)
-                port.close_socket(action.socket_id, action.code, action.reason)
-        deadline = self.core.next_deadline
+        core = self.core
+        actions = core.take_actions()
+        while actions:
+            for action in actions:
+                self._carry_out(action)
+            actions = core.take_actions()  # what the reports to the core above caused
+        deadline = core.next_deadline
         if deadline != self._timer_at:
             self._timer_at = deadline
             port.set_timer(None if deadline is None else max(0.0, deadline - port.now()))
-        health = self.core.health()
+        health = core.health()
         if health != self._last_health:
             self._last_health = health
-            self._on_health(health)
+            self._receiver.on_health(health)
+        if core.sync_version != self._sync_version:
+            self._sync_version = core.sync_version
+            self._receiver.on_sync(core.sync())
+
+    def _carry_out(self, action: Action) -> None:
+        port = self.port
+        if isinstance(action, SendText):
+            if action.socket_id in self._live and not port.send(action.socket_id, action.text):
+                self.core.write_failed(action.socket_id, action.outbound_id, port.now())
+        elif isinstance(action, Persist):
+            port.save(action.entry)
+        elif isinstance(action, Forget):
+            port.forget(action.id)
+        elif isinstance(action, OpenSocket):
+            self._live.add(action.socket_id)
+            port.open_socket(action.socket_id)
+        elif isinstance(action, CloseSocket):
+            if action.socket_id in self._live:
+                self._live.discard(action.socket_id)
+                unsent = port.close_socket(action.socket_id, action.code, action.reason)
+                if unsent:
+                    self.core.unsent(action.socket_id, unsent, port.now())
+        elif isinstance(action, Settle):
+            self._receiver.on_settled(action)
+        else:
+            self._receiver.on_resync(action.project_id)
 
     def close(self) -> None:
         """Disconnect and let the port free what it holds (the page is going away)."""

@@ -47,16 +47,22 @@ __all__ = [
     "KNOWN_TYPES",
     "MAX_DEPTH",
     "MAX_FRAME_CHARS",
+    "Ack",
     "Drop",
     "DropKind",
     "FileEvent",
     "FileInfo",
     "GenericMessage",
     "Heartbeat",
+    "Hello",
     "Message",
     "Pong",
     "ProcessEvent",
+    "ProcessState",
     "ProjectEvent",
+    "ProjectSnapshot",
+    "StreamEvent",
+    "Subscribed",
     "parse",
     "serialize",
     "to_wire",
@@ -87,6 +93,7 @@ class ProjectEvent(Record):
     timestamp: str | None
     project_id: str
     data: dict[str, Any] = field(default_factory=dict)
+    offset: int | None = None  # position in the project's stream (protocol v2)
 
 
 @record
@@ -107,6 +114,7 @@ class FileEvent(Record):
     timestamp: str | None
     project_id: str
     file: FileInfo
+    offset: int | None = None  # position in the project's stream (protocol v2)
 
 
 @record
@@ -119,6 +127,7 @@ class ProcessEvent(Record):
     process_id: str
     progress: float | None = None
     message: str | None = None
+    offset: int | None = None  # position in the project's stream (protocol v2)
 
 
 @record
@@ -139,6 +148,64 @@ class Pong(Record):
 
 
 @record
+class Hello(Record):
+    """``hello``: a v2 server's first frame on every connection."""
+
+    type: Literal["hello"]
+    timestamp: str | None
+    protocol: int
+
+
+@record
+class Subscribed(Record):
+    """``subscribed``: a v2 server's answer to every subscribe. ``recovered``: the missed events
+    follow; otherwise a `ProjectSnapshot` does."""
+
+    type: Literal["subscribed"]
+    timestamp: str | None
+    project_id: str
+    epoch: str
+    offset: int
+    recovered: bool
+
+
+@record
+class ProcessState(Record):
+    """One process in a `ProjectSnapshot`."""
+
+    process_id: str
+    status: Literal["running", "completed"]
+    progress: float | None = None
+    message: str | None = None
+
+
+@record
+class ProjectSnapshot(Record):
+    """``project.snapshot``: everything the server holds for a project at ``offset``; the client
+    replaces its own slice with it. ``data`` None: the project has no data (deleted)."""
+
+    type: Literal["project.snapshot"]
+    timestamp: str | None
+    project_id: str
+    offset: int
+    data: dict[str, Any] | None
+    files: tuple[FileInfo, ...]
+    processes: tuple[ProcessState, ...]
+
+
+@record
+class Ack(Record):
+    """``ack``: the server applied (``ok``) or refused a message that carried ``id``."""
+
+    type: Literal["ack"]
+    timestamp: str | None
+    id: str
+    ok: bool
+    data: Any = None
+    error: str | None = None
+
+
+@record
 class GenericMessage(Record):
     """A message of a type this client has no model for; ``fields`` is the whole object."""
 
@@ -147,7 +214,20 @@ class GenericMessage(Record):
     fields: dict[str, Any]
 
 
-Message: TypeAlias = ProjectEvent | FileEvent | ProcessEvent | Heartbeat | Pong | GenericMessage
+Message: TypeAlias = (
+    ProjectEvent
+    | FileEvent
+    | ProcessEvent
+    | Heartbeat
+    | Pong
+    | Hello
+    | Subscribed
+    | ProjectSnapshot
+    | Ack
+    | GenericMessage
+)
+#: The events of a project's stream: each carries an ``offset`` on a v2 server.
+StreamEvent: TypeAlias = ProjectEvent | FileEvent | ProcessEvent
 
 
 @record
@@ -209,31 +289,41 @@ def _project(obj: dict[str, Any], type_: str, timestamp: str | None) -> Message 
         data = {}
     elif type(data) is not dict:
         return _bad(type_, "data", "an object", data)
-    return ProjectEvent(cast(ProjectEventType, type_), timestamp, project_id, data)
+    offset = obj.get("offset")
+    if offset is not None and (type(offset) is not int or offset < 0):
+        return _bad(type_, "offset", "a non-negative integer", offset)
+    return ProjectEvent(cast(ProjectEventType, type_), timestamp, project_id, data, offset)
 
 
 def _file(obj: dict[str, Any], type_: str, timestamp: str | None) -> Message | Drop:
     project_id = obj.get("project_id", _MISSING)
     if type(project_id) is not str:
         return _bad(type_, "project_id", "a string", project_id)
-    info = obj.get("file", _MISSING)
+    offset = obj.get("offset")
+    if offset is not None and (type(offset) is not int or offset < 0):
+        return _bad(type_, "offset", "a non-negative integer", offset)
+    info = _file_info(type_, "file", obj.get("file", _MISSING))
+    if isinstance(info, Drop):
+        return info
+    return FileEvent(cast(FileEventType, type_), timestamp, project_id, info, offset)
+
+
+def _file_info(type_: str, where: str, info: object) -> FileInfo | Drop:
     if type(info) is not dict:
-        return _bad(type_, "file", "an object", info)
+        return _bad(type_, where, "an object", info)
     name = info.get("name", _MISSING)
     if type(name) is not str:
-        return _bad(type_, "file.name", "a string", name)
+        return _bad(type_, f"{where}.name", "a string", name)
     path = info.get("path", _MISSING)
     if type(path) is not str:
-        return _bad(type_, "file.path", "a string", path)
+        return _bad(type_, f"{where}.path", "a string", path)
     size = info.get("size", _MISSING)
     if type(size) is not int or size < 0:
-        return _bad(type_, "file.size", "a non-negative integer", size)
+        return _bad(type_, f"{where}.size", "a non-negative integer", size)
     asset_type = info.get("asset_type", _MISSING)
     if type(asset_type) is not str:
-        return _bad(type_, "file.asset_type", "a string", asset_type)
-    return FileEvent(
-        cast(FileEventType, type_), timestamp, project_id, FileInfo(name, path, size, asset_type)
-    )
+        return _bad(type_, f"{where}.asset_type", "a string", asset_type)
+    return FileInfo(name, path, size, asset_type)
 
 
 def _process(obj: dict[str, Any], type_: str, timestamp: str | None) -> Message | Drop:
@@ -252,8 +342,11 @@ def _process(obj: dict[str, Any], type_: str, timestamp: str | None) -> Message 
     message = obj.get("message")
     if message is not None and type(message) is not str:
         return _bad(type_, "message", "a string", message)
+    offset = obj.get("offset")
+    if offset is not None and (type(offset) is not int or offset < 0):
+        return _bad(type_, "offset", "a non-negative integer", offset)
     return ProcessEvent(
-        cast(ProcessEventType, type_), timestamp, project_id, process_id, progress, message
+        cast(ProcessEventType, type_), timestamp, project_id, process_id, progress, message, offset
     )
 
 
@@ -268,6 +361,89 @@ def _pong(obj: dict[str, Any], type_: str, timestamp: str | None) -> Message | D
     return Pong("pong", timestamp, id_)
 
 
+def _hello(obj: dict[str, Any], type_: str, timestamp: str | None) -> Message | Drop:
+    protocol = obj.get("protocol", _MISSING)
+    if type(protocol) is not int:
+        return _bad(type_, "protocol", "an integer", protocol)
+    return Hello("hello", timestamp, protocol)
+
+
+def _subscribed(obj: dict[str, Any], type_: str, timestamp: str | None) -> Message | Drop:
+    project_id = obj.get("project_id", _MISSING)
+    if type(project_id) is not str:
+        return _bad(type_, "project_id", "a string", project_id)
+    epoch = obj.get("epoch", _MISSING)
+    if type(epoch) is not str:
+        return _bad(type_, "epoch", "a string", epoch)
+    offset = obj.get("offset", _MISSING)
+    if type(offset) is not int or offset < 0:
+        return _bad(type_, "offset", "a non-negative integer", offset)
+    recovered = obj.get("recovered", _MISSING)
+    if type(recovered) is not bool:
+        return _bad(type_, "recovered", "true or false", recovered)
+    return Subscribed("subscribed", timestamp, project_id, epoch, offset, recovered)
+
+
+def _snapshot(obj: dict[str, Any], type_: str, timestamp: str | None) -> Message | Drop:
+    project_id = obj.get("project_id", _MISSING)
+    if type(project_id) is not str:
+        return _bad(type_, "project_id", "a string", project_id)
+    offset = obj.get("offset", _MISSING)
+    if type(offset) is not int or offset < 0:
+        return _bad(type_, "offset", "a non-negative integer", offset)
+    data = obj.get("data")
+    if data is not None and type(data) is not dict:
+        return _bad(type_, "data", "an object or null", data)
+    raw_files = obj.get("files", [])
+    if type(raw_files) is not list:
+        return _bad(type_, "files", "a list", raw_files)
+    files: list[FileInfo] = []
+    for index, raw in enumerate(raw_files):
+        info = _file_info(type_, f"files[{index}]", raw)
+        if isinstance(info, Drop):
+            return info
+        files.append(info)
+    raw_processes = obj.get("processes", [])
+    if type(raw_processes) is not list:
+        return _bad(type_, "processes", "a list", raw_processes)
+    processes: list[ProcessState] = []
+    for index, raw in enumerate(raw_processes):
+        where = f"processes[{index}]"
+        if type(raw) is not dict:
+            return _bad(type_, where, "an object", raw)
+        process_id = raw.get("process_id", _MISSING)
+        if type(process_id) is not str:
+            return _bad(type_, f"{where}.process_id", "a string", process_id)
+        status = raw.get("status", _MISSING)
+        if status != "running" and status != "completed":
+            return _bad(type_, f"{where}.status", '"running" or "completed"', status)
+        progress = raw.get("progress")
+        if progress is not None:
+            if type(progress) not in (int, float) or not 0 <= progress <= 1:
+                return _bad(type_, f"{where}.progress", "a number from 0 to 1", progress)
+            progress = float(progress)
+        message = raw.get("message")
+        if message is not None and type(message) is not str:
+            return _bad(type_, f"{where}.message", "a string", message)
+        processes.append(ProcessState(process_id, status, progress, message))
+    return ProjectSnapshot(
+        "project.snapshot", timestamp, project_id, offset, data, tuple(files), tuple(processes)
+    )
+
+
+def _ack(obj: dict[str, Any], type_: str, timestamp: str | None) -> Message | Drop:
+    id_ = obj.get("id", _MISSING)
+    if type(id_) is not str:
+        return _bad(type_, "id", "a string", id_)
+    ok = obj.get("ok", _MISSING)
+    if type(ok) is not bool:
+        return _bad(type_, "ok", "true or false", ok)
+    error = obj.get("error")
+    if error is not None and type(error) is not str:
+        return _bad(type_, "error", "a string", error)
+    return Ack("ack", timestamp, id_, ok, obj.get("data"), error)
+
+
 _VALIDATORS: Final[dict[str, _Validator]] = {
     "project.created": _project,
     "project.updated": _project,
@@ -279,6 +455,10 @@ _VALIDATORS: Final[dict[str, _Validator]] = {
     "process.completed": _process,
     "system.heartbeat": _heartbeat,
     "pong": _pong,
+    "hello": _hello,
+    "subscribed": _subscribed,
+    "project.snapshot": _snapshot,
+    "ack": _ack,
 }
 
 #: The message types `parse` turns into typed dataclasses; others become `GenericMessage`.
@@ -361,13 +541,7 @@ def to_wire(message: Message) -> dict[str, Any]:
         wire["data"] = message.data
     elif isinstance(message, FileEvent):
         wire["project_id"] = message.project_id
-        file = message.file
-        wire["file"] = {
-            "name": file.name,
-            "path": file.path,
-            "size": file.size,
-            "asset_type": file.asset_type,
-        }
+        wire["file"] = _file_wire(message.file)
     elif isinstance(message, ProcessEvent):
         wire["project_id"] = message.project_id
         wire["process_id"] = message.process_id
@@ -377,10 +551,56 @@ def to_wire(message: Message) -> dict[str, Any]:
             wire["message"] = message.message
     elif isinstance(message, Pong) and message.id is not None:
         wire["id"] = message.id
+    elif isinstance(message, Hello):
+        wire["protocol"] = message.protocol
+    elif isinstance(message, Subscribed):
+        wire["project_id"] = message.project_id
+        wire["epoch"] = message.epoch
+        wire["offset"] = message.offset
+        wire["recovered"] = message.recovered
+    elif isinstance(message, ProjectSnapshot):
+        wire["project_id"] = message.project_id
+        wire["offset"] = message.offset
+        wire["data"] = message.data
+        wire["files"] = [_file_wire(f) for f in message.files]
+        wire["processes"] = [
+            {
+                "process_id": p.process_id,
+                "status": p.status,
+                "progress": p.progress,
+                "message": p.message,
+            }
+            for p in message.processes
+        ]
+    elif isinstance(message, Ack):
+        wire["id"] = message.id
+        wire["ok"] = message.ok
+        if message.ok:
+            wire["data"] = message.data
+        else:
+            wire["error"] = message.error
+    if type(message) in _STREAM_EVENTS and message.offset is not None:  # type: ignore[union-attr]
+        wire["offset"] = message.offset  # type: ignore[union-attr]
     return wire
 
 
-_MESSAGE_CLASSES: Final = (ProjectEvent, FileEvent, ProcessEvent, Heartbeat, Pong, GenericMessage)
+def _file_wire(file: FileInfo) -> dict[str, Any]:
+    return {"name": file.name, "path": file.path, "size": file.size, "asset_type": file.asset_type}
+
+
+_STREAM_EVENTS: Final = (ProjectEvent, FileEvent, ProcessEvent)
+_MESSAGE_CLASSES: Final = (
+    ProjectEvent,
+    FileEvent,
+    ProcessEvent,
+    Heartbeat,
+    Pong,
+    Hello,
+    Subscribed,
+    ProjectSnapshot,
+    Ack,
+    GenericMessage,
+)
 _encode_compact: Final = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, separators=(",", ":")
 ).encode

@@ -1,19 +1,83 @@
-"""The bounded queue of messages sent while the connection is down."""
+"""The outbox: every message handed to ``send()`` or ``request()`` until it is safe to forget.
+
+An `Outbound` is one message with a delivery ``id`` (unique for this browser: the session's
+random prefix plus a counter). It stays in the `Outbox` until:
+
+- a v2 server acknowledges its id (``ack``), or
+- it was written on a v1 connection as a fire-and-forget send (then only the socket's
+  ``bufferedAmount`` at close can bring it back, see ``core.Session``), or
+- it is a request whose timeout passed, or
+- it is dropped because the outbox is full.
+
+The outbox keeps creation order, whatever happens: a message brought back after a failed write
+goes back in its original place, so every connection sends in the order the page handed over.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections import deque
+from collections.abc import Iterator
+from typing import Literal, TypeAlias
 
 logger = logging.getLogger("wsclient")
 
+Kind: TypeAlias = Literal["send", "request"]
 
-class OutboundQueue:
-    """Texts waiting for a connection, oldest first, at most ``limit`` of them.
 
-    When full, ``push`` drops the oldest text and counts it in ``overflow``: the newest state of
-    the page is worth more than the oldest. The first drop of each overflow episode (until the next
-    ``drain``) is logged as a warning, so a page that floods the queue does not flood the log.
+class Outbound:
+    """One outbound message. ``text`` is its JSON without the delivery id; ``tagged`` says
+    whether the id can go on the wire (a JSON object that has no ``id`` of its own)."""
+
+    __slots__ = ("deadline", "id", "kind", "seq", "tagged", "text", "timeout", "type", "written_on")
+
+    def __init__(
+        self,
+        id: str,
+        seq: int,
+        kind: Kind,
+        text: str,
+        *,
+        tagged: bool,
+        type: str | None = None,
+        timeout: float | None = None,
+        deadline: float | None = None,
+    ) -> None:
+        self.id = id
+        self.seq = seq
+        self.kind = kind
+        self.text = text
+        self.tagged = tagged
+        self.type = type
+        self.timeout = timeout
+        self.deadline = deadline
+        self.written_on = 0  # the socket it was last written on (0: none)
+
+    def wire(self, with_id: bool) -> str:
+        """The text to send: with ``"id"`` as its first member when ``with_id`` and tagged."""
+        if not (with_id and self.tagged):
+            return self.text
+        tag = f'{{"id":"{self.id}"'
+        return tag + "}" if self.text == "{}" else tag + "," + self.text[1:]
+
+    @property
+    def retained(self) -> bool:
+        """Kept until acknowledged on a v2 connection (a tagged send or any request)."""
+        return self.tagged or self.kind == "request"
+
+    def __repr__(self) -> str:
+        return f"Outbound({self.id!r}, {self.kind}, {self.text!r})"
+
+
+class QueueFull(Exception):
+    """The outbox is full of requests: a new request cannot be kept."""
+
+
+class Outbox:
+    """Outbound messages in creation order, at most ``limit`` of them.
+
+    When full, ``add`` drops the oldest *send* (counted in ``overflow``, the first drop of each
+    overflow episode logged): the newest state of the page is worth more than the oldest. A
+    request is never dropped to make room; if only requests are left, ``add`` raises `QueueFull`.
     """
 
     def __init__(self, limit: int) -> None:
@@ -21,25 +85,51 @@ class OutboundQueue:
             raise ValueError(f"the queue limit must be at least 1, got {limit}")
         self.limit = limit
         self.overflow = 0
-        self._texts: deque[str] = deque()
+        self._entries: dict[str, Outbound] = {}
         self._overflowing = False
 
     def __len__(self) -> int:
-        return len(self._texts)
+        return len(self._entries)
 
-    def push(self, text: str) -> None:
-        """Queue ``text``; drop (and count) the oldest text if the queue is full."""
-        if len(self._texts) >= self.limit:
-            self._texts.popleft()
+    def __iter__(self) -> Iterator[Outbound]:
+        """The entries in creation order (a copy: the outbox may change while iterating)."""
+        return iter(list(self._entries.values()))
+
+    def __contains__(self, id: object) -> bool:
+        return id in self._entries
+
+    def get(self, id: str) -> Outbound | None:
+        return self._entries.get(id)
+
+    def add(self, entry: Outbound) -> Outbound | None:
+        """Keep ``entry`` last; return the send dropped to make room, if any."""
+        dropped = None
+        if len(self._entries) >= self.limit:
+            dropped = next((e for e in self._entries.values() if e.kind == "send"), None)
+            if dropped is None:
+                raise QueueFull(
+                    f"the outbox holds {self.limit} unacknowledged requests (max_queue): "
+                    "wait for some to settle, or raise max_queue"
+                )
+            del self._entries[dropped.id]
             self.overflow += 1
             if not self._overflowing:
                 self._overflowing = True
                 logger.warning("outbound queue full (%d messages): dropping the oldest", self.limit)
-        self._texts.append(text)
+        self._entries[entry.id] = entry
+        return dropped
 
-    def drain(self) -> list[str]:
-        """Remove and return every queued text, oldest first."""
-        texts = list(self._texts)
-        self._texts.clear()
-        self._overflowing = False
-        return texts
+    def put_back(self, entries: list[Outbound]) -> None:
+        """Return entries that had left the outbox (unsent after all) to their original places."""
+        if entries:
+            merged = [*self._entries.values(), *entries]
+            merged.sort(key=lambda e: e.seq)
+            excess = max(0, len(merged) - self.limit)
+            self.overflow += excess
+            self._entries = {e.id: e for e in merged[excess:]}
+
+    def remove(self, id: str) -> Outbound | None:
+        entry = self._entries.pop(id, None)
+        if not self._entries:
+            self._overflowing = False
+        return entry

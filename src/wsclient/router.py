@@ -48,6 +48,7 @@ from wsclient.messages import (
     Pong,
     ProcessEvent,
     ProjectEvent,
+    ProjectSnapshot,
     parse,
 )
 from wsclient.records import Record, record
@@ -199,6 +200,7 @@ class EventRouter:
             "process.started": self._apply_process,
             "process.progress": self._apply_process,
             "process.completed": self._apply_process,
+            "project.snapshot": self._apply_snapshot,
         }
 
     # --- listeners ---------------------------------------------------------------------------
@@ -259,20 +261,32 @@ class EventRouter:
     # --- input -------------------------------------------------------------------------------
 
     def handle(self, text: object) -> Message | None:
-        """Handle one inbound text frame; return its message, or None if it was dropped.
+        """``parse`` then ``dispatch``: one inbound text frame; returns its message, or None if it
+        was dropped."""
+        message = self.parse(text)
+        if message is not None:
+            self.dispatch(message)
+        return message
 
-        Never raises: bad frames are counted in ``dropped``, failing listeners in ``errors``.
-        Listeners run at once; the stores it changes are only *marked*, and ``publish()`` sets
-        them. For a batch of frames (the driver's hot path): ``handle`` each frame, then
-        ``publish`` once, so a burst of N frames notifies each store's subscribers once, with the
-        state after the last frame, instead of N times. Listeners still get every message, at
-        once. The dicts behind ``projects``/``files``/``processes`` are live, so a listener sees
-        them up to date; ``messages`` shows the new messages after ``publish``.
-        """
+    def parse(self, text: object) -> Message | None:
+        """The message in one inbound text frame, or None: a frame that cannot be used is
+        counted in ``dropped`` (and logged the first time each kind occurs). Never raises."""
         message = parse(text, self._max_frame_chars)
         if isinstance(message, Drop):
             self._record_drop(message)
             return None
+        return message
+
+    def dispatch(self, message: Message) -> None:
+        """Deliver one message: ``messages``, its domain store, then its listeners.
+
+        Never raises: failing listeners are counted in ``errors``. Listeners run at once; the
+        stores it changes are only *marked*, and ``publish()`` sets them. For a batch of frames
+        (the driver's hot path): ``dispatch`` each message, then ``publish`` once, so a burst of
+        N frames notifies each store's subscribers once, with the state after the last frame,
+        instead of N times. The dicts behind ``projects``/``files``/``processes`` are live, so a
+        listener sees them up to date; ``messages`` shows the new messages after ``publish``.
+        """
         type_ = message.type
         self._log.append(message)
         self._new_messages = True
@@ -296,7 +310,6 @@ class EventRouter:
                         registration.callback(message)
                     except Exception as exc:
                         self._report_listener_error(registration, "*", exc)
-        return message
 
     def publish(self) -> None:
         """Set every store that ``handle`` changed since the last ``publish``. Never raises."""
@@ -324,16 +337,38 @@ class EventRouter:
     def _apply_project(self, event: ProjectEvent) -> None:
         project_id = event.project_id
         if event.type == "project.deleted":
-            had_project = self._projects.pop(project_id, None) is not None
-            had_files = self._files.pop(project_id, None) is not None
-            if had_files:
-                del self._files_views[project_id]
-                self._dirty |= _FILES
-            if had_project:
-                self._dirty |= _PROJECTS
+            self._forget_project(project_id)
             return
         self._projects[project_id] = event.data
         self._dirty |= _PROJECTS
+
+    def _forget_project(self, project_id: str) -> None:
+        """Remove the project and its files and processes from the stores."""
+        if self._projects.pop(project_id, None) is not None:
+            self._dirty |= _PROJECTS
+        if self._files.pop(project_id, None) is not None:
+            del self._files_views[project_id]
+            self._dirty |= _FILES
+        stale = [pid for pid, info in self._processes.items() if info.project_id == project_id]
+        for process_id in stale:
+            del self._processes[process_id]
+        if stale:
+            self._dirty |= _PROCESSES
+
+    def _apply_snapshot(self, snapshot: ProjectSnapshot) -> None:
+        """Replace everything held for the project with the server's snapshot."""
+        project_id = snapshot.project_id
+        self._forget_project(project_id)
+        if snapshot.data is not None:
+            self._projects[project_id] = snapshot.data
+        if snapshot.files:
+            files = self._files[project_id] = {f.path: f for f in snapshot.files}
+            self._files_views[project_id] = MappingProxyType(files)
+        for state in snapshot.processes:
+            self._processes[state.process_id] = ProcessInfo(
+                project_id, state.process_id, state.status, state.progress, state.message
+            )
+        self._dirty |= _PROJECTS | _FILES | _PROCESSES
 
     def _apply_file(self, event: FileEvent) -> None:
         project_id = event.project_id

@@ -9,8 +9,9 @@ socket that is gone, and the timer is armed for a moment that is not in the past
 
 from __future__ import annotations
 
-from wsclient.core import Action, CloseSocket, OpenSocket, SendText
-from wsclient.messages import Message
+from wsclient.core import Action, CloseSocket, Health, OpenSocket, SendText, Settle, SyncStatus
+from wsclient.messages import Drop, Message, parse
+from wsclient.outbound import Outbound
 from wsclient.router import EventRouter
 
 
@@ -23,6 +24,9 @@ class FakePort:
         self.sent: dict[int, list[str]] = {}  # socket -> texts sent on it
         self.history: list[tuple[float, Action]] = []
         self.disposed = False
+        self.closing: set[int] = set()  # sockets that refuse writes (the browser's CLOSING)
+        self.buffered: dict[int, int] = {}  # socket -> bufferedAmount reported when we close it
+        self.stored: dict[str, Outbound] = {}  # the durable outbox
         self._new: list[Action] = []
 
     def take(self) -> list[Action]:
@@ -45,19 +49,32 @@ class FakePort:
         self.sent[socket_id] = []
         self._record(OpenSocket(socket_id))
 
-    def send(self, socket_id: int, text: str) -> None:
+    def send(self, socket_id: int, text: str) -> bool:
+        if socket_id in self.closing:
+            return False  # the browser's socket is CLOSING: nothing is written
         assert socket_id in self.open, f"sent on socket {socket_id}: not open"
         self.sent[socket_id].append(text)
         self._record(SendText(socket_id, text))
+        return True
 
-    def close_socket(self, socket_id: int, code: int, reason: str) -> None:
+    def close_socket(self, socket_id: int, code: int, reason: str) -> int:
         assert socket_id in self.alive, f"closed dead socket {socket_id}"
         self.gone(socket_id)
         self._record(CloseSocket(socket_id, code, reason))
+        return self.buffered.pop(socket_id, 0)
 
     def set_timer(self, delay: float | None) -> None:
         assert delay is None or delay >= 0, f"timer armed {delay} s in the past"
         self.timer_at = None if delay is None else self.time + delay
+
+    def save(self, entry: Outbound) -> None:
+        self.stored[entry.id] = entry
+
+    def forget(self, id: str) -> None:
+        self.stored.pop(id, None)
+
+    def load(self) -> list[Outbound]:
+        return sorted(self.stored.values(), key=lambda e: e.seq)
 
     def dispose(self) -> None:
         self.disposed = True
@@ -74,3 +91,41 @@ def feed(router: EventRouter, text: object) -> Message | None:
     message = router.handle(text)
     router.publish()
     return message
+
+
+class Recorder:
+    """A ``driver.Receiver`` that keeps everything the driver tells the page."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.delivered: list[Message] = []
+        self.healths: list[Health] = []
+        self.syncs: list[dict[str, SyncStatus]] = []
+        self.settles: list[Settle] = []
+        self.resyncs: list[str] = []
+
+    def parse(self, text: str) -> Message | None:
+        self.texts.append(text)
+        message = parse(text)
+        return None if isinstance(message, Drop) else message
+
+    def dispatch(self, message: Message) -> None:
+        self.delivered.append(message)
+
+    def on_binary(self, size: int) -> None:
+        pass
+
+    def on_batch_end(self) -> None:
+        pass
+
+    def on_health(self, health: Health) -> None:
+        self.healths.append(health)
+
+    def on_sync(self, statuses: dict[str, SyncStatus]) -> None:
+        self.syncs.append(statuses)
+
+    def on_settled(self, settle: Settle) -> None:
+        self.settles.append(settle)
+
+    def on_resync(self, project_id: str) -> None:
+        self.resyncs.append(project_id)

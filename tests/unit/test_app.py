@@ -38,9 +38,12 @@ class Page:
     def sent(self) -> list[str]:
         return [text for texts in self.port.sent.values() for text in texts]
 
-    def opened(self) -> None:
+    def opened(self, first_frame: str | None = '{"type": "system.heartbeat"}') -> None:
+        """The socket opens and the server's first frame (a v1 heartbeat by default) arrives."""
         self.port.open.add(self.socket)
         self.driver.socket_opened(self.socket)
+        if first_frame is not None:
+            self.frames(first_frame)
 
     def closed(self, code: int, reason: str = "") -> None:
         socket_id = self.socket

@@ -11,11 +11,15 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fakes import FakePort
+from fakes import FakePort, Recorder
 
 from wsclient.core import Action, CloseSocket, Health, OpenSocket, Options, SendText, Session
 from wsclient.driver import Driver
-from wsclient.messages import Drop, parse
+
+
+HEARTBEAT = '{"type": "system.heartbeat"}'
+HELLO = '{"type": "hello", "protocol": 2}'
+PING = '{"type": "ping"'
 
 
 class FakeBrowser:
@@ -27,24 +31,22 @@ class FakeBrowser:
         *,
         random: Callable[[], float] = lambda: 0.5,
         now: float = 0.0,
+        id_prefix: str = "t",
+        port: FakePort | None = None,
     ) -> None:
-        self.core = Session(options, random=random)
-        self.port = FakePort(now)
-        self.texts: list[str] = []
-        self.healths: list[Health] = []
-        self.driver = Driver(
-            self.core,
-            lambda _driver: self.port,
-            on_text=self._on_text,
-            on_binary=lambda _size: None,
-            on_batch_end=lambda: None,
-            on_health=self.healths.append,
-        )
+        self.core = Session(options, random=random, id_prefix=id_prefix)
+        self.port = port if port is not None else FakePort(now)
+        self.page = Recorder()
+        self.driver = Driver(self.core, lambda _driver: self.port, self.page)
+        self.port.take()
 
-    def _on_text(self, text: str) -> object:
-        self.texts.append(text)
-        message = parse(text)
-        return None if isinstance(message, Drop) else message
+    @property
+    def texts(self) -> list[str]:
+        return self.page.texts
+
+    @property
+    def healths(self) -> list[Health]:
+        return self.page.healths
 
     @property
     def now(self) -> float:
@@ -99,28 +101,31 @@ class FakeBrowser:
         self.driver.disconnect()
         return self.port.take()
 
-    def opened(self) -> list[Action]:
-        """Open the pending socket; returns its actions *without* the trailing RTT ping, which
-        every open must end with (checked here, so each test need not repeat it)."""
+    def opened(self, protocol: int = 1) -> list[Action]:
+        """Open the pending socket and deliver the server's first frame (``protocol`` 2: a
+        hello; 1: a heartbeat; 0: none). Returns the actions *without* the RTT ping every open
+        sends (checked here, so each test need not repeat it)."""
         socket_id = self.socket
         self.port.open.add(socket_id)
         self.driver.socket_opened(socket_id)
         actions = self.port.take()
-        last = actions[-1] if actions else None
-        assert isinstance(last, SendText) and json.loads(last.text)["type"] == "ping", actions
-        return actions[:-1]
+        if protocol:
+            actions += self.frame(HELLO if protocol == 2 else HEARTBEAT)
+        pings = [a for a in actions if isinstance(a, SendText) and a.text.startswith(PING)]
+        assert len(pings) == 1, actions
+        return [a for a in actions if a is not pings[0]]
 
-    def closed(self, code: int = 1006, reason: str = "") -> list[Action]:
+    def closed(self, code: int = 1006, reason: str = "", unsent: int = 0) -> list[Action]:
         socket_id = self.socket
         self.port.gone(socket_id)
-        self.driver.socket_closed(socket_id, code, reason)
+        self.driver.socket_closed(socket_id, code, reason, unsent)
         return self.port.take()
 
     def error(self) -> list[Action]:
         self.core.socket_error(self.socket, self.now)
         return self.pump()
 
-    def frame(self, text: str = '{"type": "system.heartbeat"}') -> list[Action]:
+    def frame(self, text: str = HEARTBEAT) -> list[Action]:
         self.driver.frames(self.socket, [text])
         return self.port.take()
 
@@ -158,10 +163,10 @@ class FakeBrowser:
 
     # -- scenarios -------------------------------------------------------------------------
 
-    def connected(self) -> FakeBrowser:
-        """Connect and open the first socket; drop the resulting actions."""
+    def connected(self, protocol: int = 1) -> FakeBrowser:
+        """Connect, open the first socket and hear the server's first frame; drop the actions."""
         self.connect()
-        self.opened()
+        self.opened(protocol)
         return self
 
     def until_deadline(self) -> list[Action]:
@@ -176,8 +181,8 @@ class FakeBrowser:
         return self.until_deadline()
 
 
-def connected(options: Options | None = None, **kwargs: Any) -> FakeBrowser:
-    return FakeBrowser(options, **kwargs).connected()
+def connected(options: Options | None = None, protocol: int = 1, **kwargs: Any) -> FakeBrowser:
+    return FakeBrowser(options, **kwargs).connected(protocol)
 
 
 def assert_actions(actual: Sequence[Action], expected: Sequence[Action]) -> None:

@@ -9,7 +9,7 @@ import pytest
 from test_core_harness import FakeBrowser, assert_actions, connected, sent
 
 from wsclient.core import Options, SendText
-from wsclient.outbound import OutboundQueue
+from wsclient.outbound import Outbound, Outbox
 
 
 def sub(project_id: str) -> dict[str, str]:
@@ -83,13 +83,18 @@ def test_full_queue_drops_the_oldest_and_counts_it() -> None:
 
 def test_overflow_is_logged_once_per_episode(caplog: pytest.LogCaptureFixture) -> None:
     """A flood logs one warning until the queue is drained, then one again."""
-    queue = OutboundQueue(2)
+    queue = Outbox(2)
+
+    def push(n: int) -> None:
+        queue.add(Outbound(f"m{n}", n, "send", "{}", tagged=True))
+
     with caplog.at_level(logging.WARNING, logger="wsclient"):
         for n in range(10):
-            queue.push(str(n))
-        queue.drain()
-        for n in range(3):
-            queue.push(str(n))
+            push(n)
+        for entry in queue:
+            queue.remove(entry.id)
+        for n in range(10, 13):
+            push(n)
     assert [r.levelname for r in caplog.records] == ["WARNING", "WARNING"]
     assert queue.overflow == 9
 

@@ -179,3 +179,189 @@ export function once(fn) {
     call();
   };
 }
+
+// --- window.wsclient: the page's JavaScript API (docs/protocol.md) ------------------------------
+//
+// Everything a JS developer touches is JavaScript: arguments are checked here (TypeError for a
+// wrong argument, naming the method), messages are serialized with JSON.stringify and values
+// arrive as JSON.parse gives them, requests are Promises, removers can be called twice, and a
+// callback that throws is reported once and changes nothing else. Python gets JSON text and
+// plain strings through `py`, a small bridge made by src/wsclient/browser.py.
+
+const describe = (value) => {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
+  if (typeof value === "object") return `an object (${Object.prototype.toString.call(value)})`;
+  return `${typeof value} ${String(value)}`;
+};
+
+const projectId = (method, value) => {
+  if (typeof value !== "string" || !value.trim()) {
+    throw new TypeError(
+      `wsclient.${method}(projectId): expected a non-empty string, got ${describe(value)}`,
+    );
+  }
+  return value.trim();
+};
+
+const callback = (method, value) => {
+  if (typeof value !== "function") {
+    throw new TypeError(`wsclient.${method}: expected a function, got ${describe(value)}`);
+  }
+  return value;
+};
+
+/** JSON text for `value`, exactly as JSON.stringify gives it; a TypeError if it gives none. */
+export function encode(method, value) {
+  let text;
+  try {
+    text = JSON.stringify(value);
+  } catch (err) {
+    throw new TypeError(`wsclient.${method}: cannot send this value as JSON: ${err.message}`);
+  }
+  if (text === undefined) {
+    throw new TypeError(
+      `wsclient.${method}: expected a value JSON can hold (an object, array, string, number, ` +
+        `boolean or null), got ${describe(value)}`,
+    );
+  }
+  return text;
+}
+
+/** Calls `fn`; if it throws, reports the error the first time (console + Python's count). */
+const guarded = (py, where, fn) => {
+  let reported = false;
+  return (...args) => {
+    try {
+      fn(...args);
+    } catch (err) {
+      py.countError(where, String((err && err.message) || err));
+      if (!reported) {
+        reported = true;
+        console.error(`wsclient: ${where} threw; later errors are only counted`, err);
+      }
+    }
+  };
+};
+
+/** A Svelte-contract store over one of Python's stores (values cross as JSON text). */
+const store = (py, name) => ({
+  subscribe(run, invalidate) {
+    callback(`${name}.subscribe(run)`, run);
+    if (invalidate !== undefined && invalidate !== null) {
+      callback(`${name}.subscribe(run, invalidate)`, invalidate);
+    }
+    const safeRun = guarded(py, `a subscriber of wsclient.${name}`, (text) => run(JSON.parse(text)));
+    const safeInvalidate = invalidate ? guarded(py, `an invalidator of ${name}`, invalidate) : null;
+    return once(py.subscribe(name, safeRun, safeInvalidate));
+  },
+});
+
+const deferred = () => {
+  let resolve;
+  let reject;
+  const promise = new Promise((yes, no) => {
+    resolve = yes;
+    reject = no;
+  });
+  return { promise, resolve, reject };
+};
+
+/** Settle `d` when Python says the request `id` is over. */
+const settleWhenDone = (py, id, d) => {
+  py.watch(id, (ok, dataText, error) => {
+    if (ok) d.resolve(dataText === undefined ? undefined : JSON.parse(dataText));
+    else d.reject(new Error(error));
+  });
+};
+
+/** Build window.wsclient around the Python bridge `py`. */
+export function createClient(py) {
+  return Object.freeze({
+    send(message) {
+      const text = encode("send(message)", message);
+      py.send(text);
+    },
+    request(message, options) {
+      if (message === null || typeof message !== "object" || Array.isArray(message)) {
+        throw new TypeError(
+          `wsclient.request(message): expected a plain object, got ${describe(message)}`,
+        );
+      }
+      const timeout = options?.timeout ?? 10000;
+      if (typeof timeout !== "number" || !(timeout > 0) || !Number.isFinite(timeout)) {
+        throw new TypeError(
+          `wsclient.request(message, {timeout}): expected a positive number of milliseconds, ` +
+            `got ${describe(timeout)}`,
+        );
+      }
+      const text = encode("request(message)", message);
+      if (Object.prototype.hasOwnProperty.call(JSON.parse(text), "id")) {
+        throw new TypeError(
+          "wsclient.request(message): the message already has an 'id'; the client sets it: " +
+            "remove it",
+        );
+      }
+      const d = deferred();
+      settleWhenDone(py, py.request(text, timeout / 1000), d);
+      return d.promise;
+    },
+    pending() {
+      return JSON.parse(py.pending());
+    },
+    wait(id) {
+      if (typeof id !== "string") {
+        throw new TypeError(`wsclient.wait(id): expected a request id string, got ${describe(id)}`);
+      }
+      const d = deferred();
+      if (!py.known(id)) {
+        d.reject(new Error(`wsclient.wait(id): no request ${JSON.stringify(id)} is pending`));
+      } else {
+        settleWhenDone(py, id, d);
+      }
+      return d.promise;
+    },
+    subscribe(project) {
+      py.subscribe_project(projectId("subscribe", project));
+    },
+    unsubscribe(project) {
+      const id = projectId("unsubscribe", project);
+      if (!py.unsubscribe_project(id)) {
+        throw new Error(
+          `wsclient.unsubscribe(projectId): not subscribed to ${JSON.stringify(id)}; ` +
+            "call subscribe() first",
+        );
+      }
+    },
+    on(type, listener) {
+      if (typeof type !== "string") {
+        throw new TypeError(`wsclient.on(type, callback): expected a type string, got ${describe(type)}`);
+      }
+      callback("on(type, callback)", listener);
+      const safe = guarded(py, `a listener for ${JSON.stringify(type)}`, (text) =>
+        listener(JSON.parse(text)),
+      );
+      return once(py.on(type, safe));
+    },
+    connect() {
+      py.connect();
+    },
+    disconnect() {
+      py.disconnect();
+    },
+    mountStatus(element) {
+      if (!(element instanceof Element)) {
+        throw new TypeError(
+          `wsclient.mountStatus(element): expected a DOM element, got ${describe(element)}`,
+        );
+      }
+      return once(py.mountStatus(element));
+    },
+    state: store(py, "state"),
+    messages: store(py, "messages"),
+    health: store(py, "health"),
+    sync: store(py, "sync"),
+    liveProxies: () => py.liveProxies(),
+  });
+}

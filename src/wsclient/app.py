@@ -158,6 +158,12 @@ class Client:
         if self.url is None:
             self._publish_config_error()
 
+    def send_text(self, text: str) -> None:
+        """``send`` for a message already serialized as JSON (the page's JS API uses
+        ``JSON.stringify``)."""
+        message = json.loads(text)
+        self.driver.send_text(text, tagged=isinstance(message, dict) and "id" not in message)
+
     def request(
         self, message: dict[str, Any], timeout: float = DEFAULT_REQUEST_TIMEOUT
     ) -> asyncio.Future[object]:
@@ -184,6 +190,13 @@ class Client:
         """``request`` without the future: returns the request's id (see ``watch``)."""
         if not isinstance(message, dict):
             raise TypeError(f"request() needs a JSON object (a dict), got {type(message).__name__}")
+        return self.request_text(serialize(message), timeout)
+
+    def request_text(self, text: str, timeout: float = DEFAULT_REQUEST_TIMEOUT) -> str:
+        """``start_request`` for a message already serialized as a JSON object."""
+        message = json.loads(text)
+        if not isinstance(message, dict):
+            raise TypeError(f"a request must be a JSON object, got {text[:40]!r}")
         if "id" in message:
             raise ValueError(
                 "request() sets the message's 'id' itself: remove the 'id' field "
@@ -193,7 +206,6 @@ class Client:
             raise ValueError(
                 f"request() timeout must be a positive number of seconds, got {timeout!r}"
             )
-        text = serialize(message)
         type_ = message.get("type")
         return self.driver.request(text, type_ if isinstance(type_, str) else "message", timeout)
 

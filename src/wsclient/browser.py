@@ -34,7 +34,7 @@ from pyodide.ffi import (  # type: ignore[import-not-found]
 from .core import Health
 from .messages import to_wire
 from .outbound import Outbound
-from .stores import Readable
+from .stores import Readable, report_callback_error
 
 if TYPE_CHECKING:
     from .app import Client
@@ -377,88 +377,89 @@ def listen(target: Any, kind: str, handler: Callable[[Any], None]) -> Callable[[
 # --- the page's JS API (docs/protocol.md) ----------------------------------------------------
 
 
-def _remover(fn: Callable[[], None]) -> Any:
-    """A JS function that calls ``fn`` once; calling it again does nothing (as in Svelte)."""
-    return _js_module().once(create_once_callable(fn))
-
-
-def _js_store(store: Readable[T], convert: Callable[[T], Any]) -> Any:
-    """A Svelte-contract store for JS: ``subscribe(run, invalidate)`` gets plain JS values."""
-
-    def subscribe(run: Any, invalidate: Any = None) -> JsProxy:
-        unsubscribe = store.subscribe(
-            lambda value: run(convert(value)),
-            (lambda: invalidate()) if invalidate is not None else None,
-        )
-        return _remover(unsubscribe)
-
-    js_store = js.Object.new()
-    js_store.subscribe = _Proxies.create(subscribe)
-    return js_store
-
-
-def _health_to_page(health: Health) -> Any:
-    return to_js_value(
-        {
-            "status": health.state.value,
-            "attempt": health.attempt,
-            "nextRetryAt": health.next_retry_at,
-            "lastCloseCode": health.last_close_code,
-            "lastCloseReason": health.last_close_reason,
-            "error": health.error,
-            "rtt": health.rtt,
-            "queueDepth": health.queue_depth,
-            "queueOverflow": health.queue_overflow,
-            "offline": health.offline,
-        }
-    )
-
-
-def _from_js(value: Any) -> object:
-    return value.to_py() if isinstance(value, JsProxy) else value
-
-
-def _js_string(value: object, call: str) -> str:
-    if not isinstance(value, str):
-        kind = "undefined" if value is None else type(value).__name__
-        raise TypeError(f"{call} needs a string, got {kind}")
-    return value
+def _health_to_page(health: Health) -> dict[str, Any]:
+    return {
+        "status": health.state.value,
+        "attempt": health.attempt,
+        "nextRetryAt": health.next_retry_at,
+        "lastCloseCode": health.last_close_code,
+        "lastCloseReason": health.last_close_reason,
+        "error": health.error,
+        "rtt": health.rtt,
+        "queueDepth": health.queue_depth,
+        "queueOverflow": health.queue_overflow,
+        "offline": health.offline,
+        "protocol": health.protocol,
+        "duplicates": health.duplicates,
+    }
 
 
 def expose_client(client: Client, mount_status: Callable[[Any], Callable[[], None]]) -> None:
     """Publish ``window.wsclient`` (the page API of docs/protocol.md), then dispatch
-    ``wsclient:ready``.
+    ``wsclient:ready``. The API itself is JavaScript (``createClient`` in static/wsclient.js);
+    this builds the bridge it calls, which speaks JSON text and plain strings only.
 
     ``mount_status(element)`` mounts the status component and returns its unmount function.
     """
+    stores: dict[str, tuple[Readable[Any], Callable[[Any], object]]] = {
+        "state": (client.state, lambda state: state.to_page()),
+        "messages": (client.messages, lambda window: [to_wire(m) for m in window]),
+        "health": (client.health, _health_to_page),
+        "sync": (client.sync, dict),
+    }
 
-    def on(type_: object, callback: Any) -> JsProxy:
-        name = _js_string(type_, "on(type, callback)")
-        if not callable(callback):
-            raise TypeError("on(type, callback) needs a function as its callback")
-        unsubscribe = client.on(name, lambda message: callback(to_js_value(to_wire(message))))
-        return _remover(unsubscribe)
+    def subscribe(name: str, run: Any, invalidate: Any) -> JsProxy:
+        store, convert = stores[name]
+        unsubscribe = store.subscribe(
+            lambda value: run(json.dumps(convert(value))),
+            (lambda: invalidate()) if invalidate is not None else None,
+        )
+        return create_once_callable(unsubscribe)
 
-    def mount(element: Any) -> JsProxy:
-        return _remover(mount_status(element))
+    def on(type_: str, listener: Any) -> JsProxy:
+        off = client.on(type_, lambda message: listener(json.dumps(to_wire(message))))
+        return create_once_callable(off)
 
-    api = js.Object.new()
-    api.send = _Proxies.create(lambda message: client.send(_from_js(message)))
-    api.subscribe = _Proxies.create(
-        lambda project_id: client.subscribe(_js_string(project_id, "subscribe(projectId)"))
-    )
-    api.unsubscribe = _Proxies.create(
-        lambda project_id: client.unsubscribe(_js_string(project_id, "unsubscribe(projectId)"))
-    )
-    api.on = _Proxies.create(on)
-    api.connect = _Proxies.create(client.connect)
-    api.disconnect = _Proxies.create(client.disconnect)
-    api.state = _js_store(client.state, lambda state: to_js_value(state.to_page()))
-    api.messages = _js_store(
-        client.messages, lambda window: to_js_value([to_wire(m) for m in window])
-    )
-    api.health = _js_store(client.health, _health_to_page)
-    api.mountStatus = _Proxies.create(mount)
-    api.liveProxies = _Proxies.create(live_proxy_count)
-    js.window.wsclient = api
+    def watch(request_id: str, settle: Any) -> None:
+        client.watch(
+            request_id,
+            lambda ok, data, error: settle(ok, json.dumps(data) if ok else None, error),
+        )
+
+    def known(request_id: str) -> bool:
+        try:
+            client.watch(request_id, lambda *_: None)
+        except KeyError:
+            return False
+        return True
+
+    def unsubscribe_project(project_id: str) -> bool:
+        if project_id not in client.core.subscriptions:
+            return False
+        client.unsubscribe(project_id)
+        return True
+
+    def count_error(where: str, text: str) -> None:
+        report_callback_error(where, RuntimeError(text), ("js", where))
+
+    bridge: dict[str, Callable[..., Any]] = {
+        "send": client.send_text,
+        "request": client.request_text,
+        "watch": watch,
+        "known": known,
+        "pending": lambda: json.dumps(client.pending()),
+        "subscribe_project": client.subscribe,
+        "unsubscribe_project": unsubscribe_project,
+        "on": on,
+        "subscribe": subscribe,
+        "connect": client.connect,
+        "disconnect": client.disconnect,
+        "mountStatus": lambda element: create_once_callable(mount_status(element)),
+        "countError": count_error,
+        "liveProxies": live_proxy_count,
+    }
+    py = js.Object.new()
+    for name, fn in bridge.items():
+        setattr(py, name, _Proxies.create(fn))
+    js.window.wsclient = _js_module().createClient(py)
     js.window.dispatchEvent(js.CustomEvent.new("wsclient:ready"))

@@ -96,6 +96,14 @@ FEED_LENGTH = 50  # events shown in the feed, newest first
 FEED_INTERVAL = 0.1
 
 
+#: What a subscribed project's chip says when it is not simply live (docs/protocol.md).
+SYNC_LABELS = {
+    "recovering": "catching up\u2026",
+    "reset": "reloaded from snapshot",
+    "stale": "may be out of date",
+}
+
+
 class Dashboard:
     """The live dashboard in ``index.html``: controls, health, projects, processes, files, feed.
 
@@ -114,6 +122,7 @@ class Dashboard:
             "health": client.health,
             "dropped": client.dropped,
             "subscriptions": client.subscriptions,
+            "sync": client.sync,
             "projects": client.projects,
             "processes": client.processes,
             "files": client.files,
@@ -195,10 +204,20 @@ class Dashboard:
         total = sum(stats.count for stats in dropped.values())
         self._by_id("frames-dropped").textContent = str(total)
 
+    def _render_sync(self, _sync: Mapping[str, str]) -> None:
+        self._render_subscriptions(self._values.get("subscriptions", ()))
+        if "projects" in self._values:
+            self._render_projects(self._values["projects"])
+
     def _render_subscriptions(self, projects: tuple[str, ...]) -> None:
+        sync = self._values.get("sync", {})
         chips = []
         for project_id in projects:
+            status = sync.get(project_id, "live")
             chip = _el("li", text=project_id)
+            chip.setAttribute("data-sync", status)
+            if status in SYNC_LABELS:
+                chip.append(_el("span", "sync-note", SYNC_LABELS[status]))
             button = _el("button", text="\u00d7")
             button.setAttribute("type", "button")
             button.setAttribute("data-unsubscribe", project_id)
@@ -208,10 +227,13 @@ class Dashboard:
         self._by_id("subscriptions").replaceChildren(*chips)
 
     def _render_projects(self, projects: Mapping[str, Mapping[str, Any]]) -> None:
+        sync = self._values.get("sync", {})
         items = []
         for project_id, data in projects.items():
             item = _el("li")
             item.setAttribute("data-project", project_id)
+            if project_id in sync:
+                item.setAttribute("data-sync", sync[project_id])
             name = data.get("name") if isinstance(data, Mapping) else None
             item.append(_el("strong", text=str(name or project_id)))
             status = data.get("status") if isinstance(data, Mapping) else None

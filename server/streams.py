@@ -82,13 +82,29 @@ class ProjectState:
         elif type_ == "file.deleted":
             self.files.pop(event["file"]["path"], None)
         elif type_ in ("process.started", "process.progress", "process.completed"):
-            pid = event["process_id"]
-            previous = self.processes.get(pid, {"progress": 0.0, "message": ""})
-            self.processes[pid] = {
-                "status": "completed" if type_ == "process.completed" else "running",
-                "progress": event.get("progress", previous["progress"]),
-                "message": event.get("message", previous["message"]),
-            }
+            self._apply_process(type_, event)
+
+    def _apply_process(self, type_: str, event: dict[str, Any]) -> None:
+        """The rules the client applies too (docs/protocol.md): a start resets the process; a
+        missing ``progress``/``message`` keeps the previous value; ``completed`` without a
+        progress means 1.0; a late ``progress`` never reopens a completed process."""
+        pid = event["process_id"]
+        previous = self.processes.get(pid)
+        completed = previous is not None and previous["status"] == "completed"
+        if completed and type_ == "process.progress":
+            return
+        if previous is None or type_ == "process.started":
+            progress, message = event.get("progress"), event.get("message")
+        else:
+            progress = event.get("progress", previous["progress"])
+            message = event.get("message", previous["message"])
+        if type_ == "process.completed" and event.get("progress") is None:
+            progress = 1.0
+        self.processes[pid] = {
+            "status": "completed" if type_ == "process.completed" else "running",
+            "progress": progress,
+            "message": message,
+        }
 
     def as_dict(self) -> dict[str, Any]:
         """{"data", "files": {path: file}, "processes": {id: {status, progress, message}}}."""

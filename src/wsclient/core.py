@@ -355,6 +355,7 @@ class _Stream:
     """What the client knows of one subscribed project's stream (protocol v2)."""
 
     __slots__ = (
+        "announced",
         "epoch",
         "first",
         "offset",
@@ -374,6 +375,7 @@ class _Stream:
         self.target: int | None = None  # a replay runs up to this offset
         self.snapshot_due = False  # ``subscribed`` said a snapshot follows
         self.resubscribing = False  # a gap: a subscribe with ``since`` is out on this socket
+        self.announced = False  # a subscribe was sent on some socket
 
 
 class Session:
@@ -625,7 +627,7 @@ class Session:
         link.opened_at = now
         link.last_rx = now
         for project_id, stream in self._streams.items():
-            if not stream.first or stream.offset is not None:
+            if stream.announced:  # subscribed across a reconnect: events may have been missed
                 self._set_status(stream, "recovering")
             self._send_subscribe(project_id, now)
         self._measure_rtt(link, now)
@@ -1014,6 +1016,7 @@ class Session:
         if stream.epoch is not None and stream.offset is not None:
             message["since"] = {"epoch": stream.epoch, "offset": stream.offset}
         link.subscribed.add(project_id)
+        stream.announced = True
         stream.reply_due = now + self._options.pong_timeout
         self._update_reply_deadline()
         self._send(json.dumps(message))

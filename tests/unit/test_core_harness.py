@@ -16,7 +16,6 @@ from fakes import FakePort, Recorder
 from wsclient.core import Action, CloseSocket, Health, OpenSocket, Options, SendText, Session
 from wsclient.driver import Driver
 
-
 HEARTBEAT = '{"type": "system.heartbeat"}'
 HELLO = '{"type": "hello", "protocol": 2}'
 PING = '{"type": "ping"'

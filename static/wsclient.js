@@ -188,13 +188,29 @@ export function once(fn) {
 // callback that throws is reported once and changes nothing else. Python gets JSON text and
 // plain strings through `py`, a small bridge made by src/wsclient/browser.py.
 
-const describe = (value) => {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
-  if (typeof value === "object") return `an object (${Object.prototype.toString.call(value)})`;
-  return `${typeof value} ${String(value)}`;
-};
+/** What a value is, for error messages: "null", "the string \"x\"", "a Map"... */
+export function describe(value) {
+  if (value === null || value === undefined) return String(value);
+  switch (typeof value) {
+    case "string":
+      return `the string ${JSON.stringify(value)}`;
+    case "number":
+      return `the number ${value}`;
+    case "bigint":
+      return `the bigint ${value}n`;
+    case "boolean":
+      return String(value);
+    case "function":
+      return "a function";
+    case "symbol":
+      return "a symbol";
+    default: {
+      if (Array.isArray(value)) return "an array";
+      const tag = Object.prototype.toString.call(value).slice(8, -1);
+      return tag === "Object" ? "an object" : `a ${tag}`;
+    }
+  }
+}
 
 const projectId = (method, value) => {
   if (typeof value !== "string" || !value.trim()) {

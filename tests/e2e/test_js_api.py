@@ -42,7 +42,9 @@ def test_ready_event_then_plain_js_use(app: Any, server: ServerThread) -> None:
     )
     server.wait_for_frame(lambda f: '"subscribe"' in (f.text or "") and "alpha" in f.text)
     sent = server.wait_for_frame(lambda f: "from js" in (f.text or ""))
-    assert json.loads(sent.text) == {"type": "chat.message", "text": "from js", "n": [1, 2]}
+    message = json.loads(sent.text)
+    assert message.pop("id").startswith(page.evaluate("() => ''"))  # a v2 server: a delivery id
+    assert message == {"type": "chat.message", "text": "from js", "n": [1, 2]}
     server.send(text=json.dumps({"type": "chat.message", "text": "hello", "meta": {"a": 1}}))
     page.wait_for_function("() => window.got.length === 1 && window.got2.length === 1")
     got = page.evaluate("() => window.got[0]")
@@ -193,21 +195,34 @@ def test_mount_and_unmount_the_status_widget_from_js(app: Any, server: ServerThr
 
 
 def test_bad_calls_from_js_throw_clear_errors(app: Any, server: ServerThread) -> None:
-    """subscribe(undefined), send({n: NaN}), on(type, "x") throw naming the problem; none sent."""
+    """subscribe(undefined), send(undefined), send(1n), on(type, "x") throw TypeErrors that name
+    the method, what was passed and what to pass; nothing is sent."""
     page: Page = app()
     _wait_connected(page)
     errors = page.evaluate(
         """() => {
-        const attempt = f => { try { f(); return null; } catch (e) { return String(e.message); } };
+        const attempt = f => {
+            try { f(); return null; } catch (e) { return [e instanceof TypeError, e.message]; }
+        };
         return [
             attempt(() => window.wsclient.subscribe(undefined)),
-            attempt(() => window.wsclient.send({n: NaN})),
+            attempt(() => window.wsclient.send(undefined)),
+            attempt(() => window.wsclient.send({n: 1n})),
             attempt(() => window.wsclient.on('x', 'not a function')),
         ];
     }"""
     )
-    assert "subscribe(projectId) needs a string" in errors[0]
-    assert "NaN" in errors[1] or "nan" in errors[1].lower()
-    assert "needs a function" in errors[2]
+    assert errors == [
+        [True, "wsclient.subscribe(projectId): expected a non-empty string, got undefined"],
+        [
+            True,
+            "wsclient.send(message): expected a value JSON can hold (an object, array, string, "
+            "number, boolean or null), got undefined",
+        ],
+        [True, errors[2][1]],
+        [True, 'wsclient.on(type, callback): expected a function, got the string "not a function"'],
+    ]
+    assert errors[2][1].startswith("wsclient.send(message): cannot send this value as JSON:")
     frames = [f.text for c in server.snapshot().connections for f in c.frames]
-    assert not any(text and ("subscribe" in text or "NaN" in text) for text in frames)
+    assert not any(text and ('"subscribe"' in text and "undefined" in text) for text in frames)
+    assert not any(text and '"n"' in text for text in frames)

@@ -92,7 +92,8 @@ class Client:
         port: PortFactory | None = None,
         id_prefix: str | None = None,
     ) -> None:
-        self.router = EventRouter()
+        options = options if options is not None else Options()
+        self.router = EventRouter(max_frame_chars=options.max_frame_size)
         self.core = Session(options, id_prefix=id_prefix)
         self._health: Writable[Health] = writable(self.core.health())
         self._subscriptions: Writable[tuple[str, ...]] = writable(())

@@ -137,6 +137,8 @@ def test_page_options_are_the_options_fields_with_a_page_unit() -> None:
         "connect_timeout": "ms",
         "min_uptime": "ms",
         "max_queue": "count",
+        "max_queue_bytes": "count",
+        "max_frame_size": "count",
         "backoff_after_drop": "ms",
     }
 

@@ -96,6 +96,9 @@ FEED_LENGTH = 50  # events shown in the feed, newest first
 FEED_INTERVAL = 0.1
 
 
+#: The feed hides these unless "Show heartbeats" is ticked: the link's own keep-alive traffic.
+HEARTBEAT_TYPES = frozenset({"pong", "system.heartbeat"})
+
 #: What a subscribed project's chip says when it is not simply live (docs/protocol.md).
 SYNC_LABELS = {
     "recovering": "catching up\u2026",
@@ -152,7 +155,13 @@ class Dashboard:
             browser.listen(self._by_id("subscribe-form"), "submit", self._on_subscribe),
             browser.listen(self._by_id("send-form"), "submit", self._on_send),
             browser.listen(self._by_id("subscriptions"), "click", self._on_chip_click),
+            browser.listen(self._by_id("feed-heartbeats"), "change", self._on_feed_toggle),
         ]
+
+    def _on_feed_toggle(self, _event: Any) -> None:
+        self._dirty.add("feed")
+        self._feed_drawn_at = float("-inf")
+        self._frame.request()
 
     def _on_subscribe(self, event: Any) -> None:
         event.preventDefault()
@@ -235,9 +244,9 @@ class Dashboard:
             if project_id in sync:
                 item.setAttribute("data-sync", sync[project_id])
             name = data.get("name") if isinstance(data, Mapping) else None
-            item.append(_el("strong", text=str(name or project_id)))
+            item.append(_el("strong", text=readable(name) if name else project_id))
             status = data.get("status") if isinstance(data, Mapping) else None
-            detail = f"  {project_id}" + (f" \u00b7 {status}" if status else "")
+            detail = f"  {project_id}" + (f" \u00b7 {readable(status)}" if status else "")
             item.append(_el("span", "muted", detail))
             items.append(item)
         self._by_id("projects").replaceChildren(*items)
@@ -274,6 +283,8 @@ class Dashboard:
         self._by_id("files").replaceChildren(*groups)
 
     def _render_feed(self, window: Sequence[Message]) -> None:
+        if not self._by_id("feed-heartbeats").checked:
+            window = [m for m in window if m.type not in HEARTBEAT_TYPES]
         items = []
         for message in reversed(window[-FEED_LENGTH:]):
             item = _el("li")
@@ -305,6 +316,13 @@ def human_size(size: int) -> str:
             return f"{value:.1f} {unit}"
         value /= 1000
     return f"{value:.1f} GB"
+
+
+def readable(value: object) -> str:
+    """A value as people read it: strings as they are, anything else as JSON (never repr)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def describe(message: Message) -> str:

@@ -149,3 +149,32 @@ def test_widget_embeds_in_another_page(app: Any, server: ServerThread) -> None:
     page.evaluate("() => window.wsclient.disconnect()")
     expect(widgets.nth(0)).to_have_attribute("data-status", "disconnected")
     expect(widgets.nth(1)).to_have_attribute("data-status", "disconnected")
+
+
+def test_the_feed_hides_heartbeats_until_asked(app: Any, server: ServerThread) -> None:
+    """Pongs and server heartbeats stay out of the feed; "Show heartbeats" brings them in."""
+    page: Page = app()
+    expect(page.locator(STATUS)).to_have_attribute("data-status", "connected")
+    server.burst(
+        [json.dumps({"type": "system.heartbeat"}), json.dumps({"type": "pong"})] * 20
+        + [json.dumps({"type": "chat.message", "n": 1})]
+    )
+    page.wait_for_function("() => document.querySelector('#feed li')?.textContent.includes('n')")
+    types = page.eval_on_selector_all("#feed li .type", "els => els.map(e => e.textContent)")
+    assert "pong" not in types and "system.heartbeat" not in types
+    page.check("#feed-heartbeats")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#feed li .type')]"
+        ".some(e => e.textContent === 'system.heartbeat')"
+    )
+
+
+def test_structured_project_names_read_as_json_not_python(app: Any, server: ServerThread) -> None:
+    """A project whose data.name is an object shows JSON, never a Python repr."""
+    page: Page = app()
+    expect(page.locator(STATUS)).to_have_attribute("data-status", "connected")
+    data = {"name": {"en": "Alpha", "ok": True}, "status": ["a", None]}
+    server.send(text=json.dumps({"type": "project.updated", "project_id": "p1", "data": data}))
+    item = page.locator('#projects li[data-project="p1"]')
+    expect(item.locator("strong")).to_have_text('{"en": "Alpha", "ok": true}')
+    expect(item).to_contain_text('["a", null]')

@@ -93,7 +93,9 @@ class Client:
         id_prefix: str | None = None,
     ) -> None:
         options = options if options is not None else Options()
-        self.router = EventRouter(max_frame_chars=options.max_frame_size)
+        self.router = EventRouter(
+            max_frame_chars=options.max_frame_size, keep_completed=options.keep_completed
+        )
         self.core = Session(options, id_prefix=id_prefix)
         self._health: Writable[Health] = writable(self.core.health())
         self._subscriptions: Writable[tuple[str, ...]] = writable(())
@@ -244,6 +246,9 @@ class Client:
                 f"not subscribed to project {project_id!r}: call subscribe() before unsubscribe()"
             )
         self.driver.unsubscribe(project_id)
+        if project_id not in self.core.subscriptions:  # its last local subscriber left
+            self.router.forget(project_id)
+            self.router.publish()
         self._subscriptions.set(tuple(self.core.subscriptions))
 
     def on(self, type_: str, callback: Callable[[Message], object]) -> Callable[[], None]:

@@ -180,6 +180,7 @@ class Options(Record):
     max_queue: int = 1000  # messages kept while down (count); the oldest are dropped beyond
     max_queue_bytes: int = 8 << 20  # their size in UTF-8 bytes; the oldest are dropped beyond
     max_frame_size: int = 16 << 20  # inbound frames longer than this (characters) are dropped
+    keep_completed: int = 200  # completed processes kept in the stores (the oldest go first)
     # First retry window when the server drops an established connection (see backoff.py).
     backoff_after_drop: Seconds = DEFAULT_AFTER_DROP
 
@@ -203,7 +204,7 @@ class Options(Record):
             raise ValueError(
                 f"backoff_factor must be between 1 and 100, got {self.backoff_factor!r}"
             )
-        for name in ("max_queue", "max_queue_bytes", "max_frame_size"):
+        for name in ("max_queue", "max_queue_bytes", "max_frame_size", "keep_completed"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"{name} must be a whole number, got {value!r}")

@@ -139,6 +139,7 @@ def test_page_options_are_the_options_fields_with_a_page_unit() -> None:
         "max_queue": "count",
         "max_queue_bytes": "count",
         "max_frame_size": "count",
+        "keep_completed": "count",
         "backoff_after_drop": "ms",
     }
 

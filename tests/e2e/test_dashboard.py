@@ -178,3 +178,59 @@ def test_structured_project_names_read_as_json_not_python(app: Any, server: Serv
     item = page.locator('#projects li[data-project="p1"]')
     expect(item.locator("strong")).to_have_text('{"en": "Alpha", "ok": true}')
     expect(item).to_contain_text('["a", null]')
+
+
+def test_lists_stay_bounded_whatever_the_store_sizes(app: Any, server: ServerThread) -> None:
+    """2,000 files and 300 finished processes: 50 rows each in the DOM, the newest first, a
+    footer counting the rest, and "show more" adding 50; completed processes are retained up to
+    keep_completed."""
+    page: Page = app(keep_completed=100)
+    expect(page.locator(STATUS)).to_have_attribute("data-status", "connected")
+    files = [
+        json.dumps(
+            {
+                "type": "file.uploaded",
+                "project_id": "big",
+                "file": {"name": f"f{n}.txt", "path": f"/f{n}.txt", "size": n, "asset_type": "doc"},
+            }
+        )
+        for n in range(2000)
+    ]
+    done = [
+        json.dumps({"type": t, "project_id": "big", "process_id": f"p{n}"})
+        for n in range(300)
+        for t in ("process.started", "process.completed")
+    ]
+    server.burst(files + done)
+    footer = page.locator("#files + .list-footer button")
+    expect(footer).to_have_text("1950 more \u2013 show 50 more", timeout=20_000)
+    assert page.locator("#files li").count() == 50
+    expect(page.locator("#files li").first).to_contain_text("f1999.txt")
+    expect(page.locator("#processes + .list-footer button")).to_have_text(
+        "50 more \u2013 show 50 more"
+    )
+    assert page.locator("#processes li").count() == 50
+    footer.click()
+    expect(page.locator("#files li")).to_have_count(100)
+    expect(page.locator("#files li").last).to_contain_text("f1900.txt")
+
+
+def test_a_deleted_file_leaves_the_list_and_the_next_one_takes_its_row(
+    app: Any, server: ServerThread
+) -> None:
+    """Removing a shown row frees its place for the next most recent one (no gap, no stale row)."""
+    page: Page = app()
+    expect(page.locator(STATUS)).to_have_attribute("data-status", "connected")
+
+    def file(type_: str, n: int) -> str:
+        info = {"name": f"f{n}.txt", "path": f"/f{n}.txt", "size": 1, "asset_type": "doc"}
+        return json.dumps({"type": type_, "project_id": "p", "file": info})
+
+    server.burst([file("file.uploaded", n) for n in range(60)])
+    expect(page.locator("#files li").first).to_contain_text("f59.txt")
+    server.burst([file("file.deleted", 59), file("file.deleted", 30)])
+    expect(page.locator("#files li").first).to_contain_text("f58.txt")
+    texts = page.eval_on_selector_all("#files li", "els => els.map(e => e.textContent)")
+    assert len(texts) == 50
+    assert not any("f59.txt" in t or "f30.txt" in t for t in texts)
+    assert "f8.txt" in texts[-1]

@@ -9,11 +9,12 @@ events costs one render per frame, not one per message.
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import browser
+from .activity import SPARK_SAMPLES, Rate, Timeline, eta, sparkline
 from .core import Health, State
 from .messages import (
     FileEvent,
@@ -273,11 +274,41 @@ class Dashboard:
             lambda: sum(len(by_path) for by_path in files.values()),
         )
         self._disposers.append(client.on("*", self._on_message))
+        self._timeline = Timeline()
+        self._rate = Rate()
+        self._received = 0  # messages counted by _on_message since the last tick
+        self._rtts: deque[float] = deque(maxlen=SPARK_SAMPLES)
+        self._progress_seen: dict[str, tuple[float, float]] = {}  # first (time, progress) seen
+        self._ticker = browser.Ticker(self._tick, 1000)
+        self._ticker.start()
         self._wire_controls()
         root.setAttribute("aria-busy", "false")
 
+    def _tick(self) -> None:
+        """Once a second: the timeline moves on, the rate is read."""
+        now = self._client.clock()
+        self._rate.add(now, self._received)
+        self._received = 0
+        self._by_id("rate").textContent = f"{self._rate.per_second(now):.0f}"
+        self._draw_timeline(now)
+
+    def _draw_timeline(self, now: float) -> None:
+        strip = []
+        for status, start, width in self._timeline.segments(now):
+            segment = _el("span", f"segment {status}")
+            segment.style.left = f"{start * 100:.2f}%"
+            segment.style.width = f"{width * 100:.2f}%"
+            segment.setAttribute("title", status)
+            strip.append(segment)
+        self._by_id("timeline").replaceChildren(*strip)
+        count = self._timeline.reconnects(now)
+        self._by_id("reconnects").textContent = (
+            f"\u00b7 {count} reconnect{'s' if count != 1 else ''}" if count else ""
+        )
+
     def _on_message(self, message: Message) -> None:
         """Mark the rows a domain event changed (the stores already hold its effect)."""
+        self._received += 1
         kind = type(message)
         if kind is FileEvent:
             self._files.changed((message.project_id, message.file.path))  # type: ignore[union-attr]
@@ -362,6 +393,13 @@ class Dashboard:
             self._files.render()
 
     def _render_health(self, health: Health) -> None:
+        now = self._client.clock()
+        self._timeline.record(now, health.state.value)
+        self._draw_timeline(now)
+        if health.rtt is not None and (not self._rtts or self._rtts[-1] != health.rtt):
+            self._rtts.append(health.rtt)
+            spark = self._by_id("rtt-spark").querySelector("polyline")
+            spark.setAttribute("points", sparkline(list(self._rtts), 120.0, 22.0))
         self._by_id("queue-depth").textContent = str(health.queue_depth)
         self._by_id("queue-overflow").textContent = str(health.queue_overflow)
         rtt = NOTHING if health.rtt is None else f"{health.rtt * 1000:.0f} ms"
@@ -415,7 +453,16 @@ class Dashboard:
         bar.max = 1
         bar.value = 1 if info.status == "completed" else (info.progress or 0)
         bar.setAttribute("aria-label", f"{info.process_id} progress")
-        children = [_el("div", text=f"{info.process_id} ({info.project_id}) · {info.status}"), bar]
+        label = f"{info.process_id} ({info.project_id}) · {info.status}"
+        if info.status == "completed" or info.progress is None:
+            self._progress_seen.pop(info.process_id, None)
+        else:
+            now = self._client.clock()
+            first = self._progress_seen.setdefault(info.process_id, (now, info.progress))
+            remaining = eta(first, (now, info.progress))
+            if remaining is not None:
+                label += f" · ETA {remaining:.0f} s"
+        children = [_el("div", text=label), bar]
         if info.message:
             children.append(_el("div", "muted", info.message))
         item.replaceChildren(*children)
@@ -445,6 +492,7 @@ class Dashboard:
             dispose()
         for rows in (self._projects, self._processes, self._files):
             rows.close()
+        self._ticker.close()
         self._frame.close()
 
 

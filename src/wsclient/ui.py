@@ -496,6 +496,14 @@ class Dashboard:
         self._frame.close()
 
 
+def default_projects() -> list[str]:
+    """The projects the page's dashboard subscribes when the URL names none
+    (``<main id="dashboard" data-projects="alpha,beta">``)."""
+    root = browser.element_by_id("dashboard")
+    names = str(root.getAttribute("data-projects") or "") if root is not None else ""
+    return [name.strip() for name in names.split(",") if name.strip()]
+
+
 def mount_dashboard(client: Client) -> Dashboard | None:
     """Render the dashboard if the page has one (an element with id ``dashboard``)."""
     root = browser.element_by_id("dashboard")

@@ -234,3 +234,49 @@ def test_a_deleted_file_leaves_the_list_and_the_next_one_takes_its_row(
     assert len(texts) == 50
     assert not any("f59.txt" in t or "f30.txt" in t for t in texts)
     assert "f8.txt" in texts[-1]
+
+
+def test_first_load_subscribes_the_default_project_and_shows_live_events(
+    page: Page, server: ServerThread
+) -> None:
+    """index.html with no ?project= subscribes its default project (alpha): a newcomer sees
+    demo events at once, and its chip is there."""
+    server.set_demo(True)
+    page.goto(f"{server.url}index.html")
+    expect(page.locator("#subscriptions li")).to_have_count(1, timeout=60_000)
+    expect(page.locator("#subscriptions li").first).to_contain_text("alpha")
+    expect(page.locator("#feed li").first).to_be_visible(timeout=15_000)
+
+
+def test_project_parameter_names_the_projects(app: Any, server: ServerThread) -> None:
+    """?project=alpha,beta subscribes both, in order."""
+    page: Page = app(project="alpha,beta")
+    server.wait_for(
+        lambda s: (
+            [m["project_id"] for m in s.connections[-1].messages_of_type("subscribe")]
+            == ["alpha", "beta"]
+        )
+    )
+    expect(page.locator("#subscriptions li")).to_have_count(2)
+
+
+def test_log_debug_prints_one_line_per_state_change_and_nothing_per_message(
+    app: Any, page: Page, server: ServerThread
+) -> None:
+    """?log=debug: the console gets the state changes, not the traffic."""
+    lines: list[str] = []
+    page.on("console", lambda m: lines.append(m.text) if m.text.startswith("wsclient") else None)
+    page = app(log="debug", backoff_initial=50, backoff_after_drop=50, min_uptime=1)
+    expect(page.locator(STATUS)).to_have_attribute("data-status", "connected")
+    server.burst([json.dumps({"type": "chat.message", "n": n}) for n in range(500)])
+    server.drop()
+    expect(page.locator(STATUS)).to_have_attribute("data-status", "reconnecting")
+    expect(page.locator(STATUS)).to_have_attribute("data-status", "connected")
+    changes = [line for line in lines if "connection " in line and "->" in line]
+    assert changes == [
+        "wsclient INFO: connection disconnected -> connecting (connect)",
+        "wsclient INFO: connection connecting -> connected (socket_opened)",
+        "wsclient INFO: connection connected -> reconnecting (connection lost)",
+        "wsclient INFO: connection reconnecting -> connected (socket_opened)",
+    ]
+    assert len(lines) < 20, lines

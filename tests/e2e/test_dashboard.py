@@ -269,8 +269,10 @@ def test_log_debug_prints_one_line_per_state_change_and_nothing_per_message(
     page = app(log="debug", backoff_initial=50, backoff_after_drop=50, min_uptime=1)
     expect(page.locator(STATUS)).to_have_attribute("data-status", "connected")
     server.burst([json.dumps({"type": "chat.message", "n": n}) for n in range(500)])
+    server.refuse(True)
     server.drop()
     expect(page.locator(STATUS)).to_have_attribute("data-status", "reconnecting")
+    server.refuse(False)
     expect(page.locator(STATUS)).to_have_attribute("data-status", "connected")
     changes = [line for line in lines if "connection " in line and "->" in line]
     assert changes == [

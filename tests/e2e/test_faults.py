@@ -588,7 +588,7 @@ def test_garbage_from_the_server_is_dropped_and_valid_frames_still_arrive(
     """Every kind of bad frame, a 5 MB frame and 10,000 malformed frames in one burst, with valid
     frames between them: nothing reaches the page as an exception, the connection state does not
     change, every bad frame is counted and every valid frame is delivered, in order."""
-    page = open_client(app, page)
+    page = open_client(app, page, max_frame_size=1024 * 1024)  # so that 5 MB is too large
     page.evaluate(
         """() => {
           window.__valid = [];

@@ -211,12 +211,12 @@ export function describe(value) {
     case "symbol":
       return "a symbol";
     default: {
-      if (Array.isArray(value)) return "an array";
       let tag;
       try {
+        if (Array.isArray(value)) return "an array";
         tag = Object.prototype.toString.call(value).slice(8, -1);
       } catch (_) {
-        tag = "Object"; // a revoked Proxy
+        return "a revoked Proxy";
       }
       if (tag === "Object") return "an object";
       return `${/^[AEIOU]/.test(tag) ? "an" : "a"} ${tag}`;

@@ -644,3 +644,37 @@ def test_send_is_json_stringify_for_generated_values(
     for i, (got, want) in enumerate(zip(frames, expected, strict=False)):
         assert got == want, f"frame {i}: {got!r} != {want!r}"
     assert page_errors == []
+
+
+def test_wait_for_a_request_settled_before_anyone_waited(
+    app: Any, server: ServerThread, page_errors: list[str]
+) -> None:
+    """A request carried over a reload and acknowledged before the new page asks: wait(id)
+    still resolves with the ack's data (asking whether the id exists must not use up its
+    outcome), and a second wait(id) rejects: nothing is pending under that id any more."""
+    page = _boot(app, server)
+    page.evaluate("() => window.wsclient.disconnect()")
+    _wait_state(page, "disconnected")
+    request_id = page.evaluate(
+        """() => {
+        window.wsclient.request({type: 'carried', n: 1}).catch(() => {});
+        return window.wsclient.pending()[0].id;
+    }"""
+    )
+    page.reload()
+    page.wait_for_function("() => window.wsclient !== undefined", timeout=60_000)
+    page.evaluate(HELPERS_JS)
+    server.wait_for_applied(1)
+    page.wait_for_function("() => window.wsclient.pending().length === 0")
+    outcome = page.evaluate(
+        """async (id) => {
+        const attempt = (p) => p.then((v) => ['ok', v], (e) => ['error', e.message]);
+        const first = await attempt(window.wsclient.wait(id));
+        const second = await attempt(window.wsclient.wait(id));
+        return [first, second];
+    }""",
+        request_id,
+    )
+    assert outcome[0] == ["ok", {"type": "carried"}]
+    assert outcome[1][0] == "error" and "is pending" in outcome[1][1]
+    assert page_errors == []

@@ -183,10 +183,16 @@ export function once(fn) {
 // --- window.wsclient: the page's JavaScript API (docs/protocol.md) ------------------------------
 //
 // Everything a JS developer touches is JavaScript: arguments are checked here (TypeError for a
-// wrong argument, naming the method), messages are serialized with JSON.stringify and values
-// arrive as JSON.parse gives them, requests are Promises, removers can be called twice, and a
-// callback that throws is reported once and changes nothing else. Python gets JSON text and
-// plain strings through `py`, a small bridge made by src/wsclient/browser.py.
+// wrong argument, naming the method; Error for other misuse), messages are serialized with
+// JSON.stringify and values arrive as JSON.parse gives them, requests are Promises, removers can be
+// called twice, and a callback that throws is reported once and changes nothing else. Python gets
+// JSON text and plain strings through `py`, a small bridge made by src/wsclient/browser.py; an
+// error raised there reaches the caller as a one-line Error naming the method, never a traceback.
+
+/** The deepest nesting a message may have: what the client accepts from the server too
+ * (MAX_DEPTH in src/wsclient/messages.py). Much deeper JSON overflows the stack of Pyodide's
+ * JSON decoder, which kills the interpreter. */
+export const MAX_DEPTH = 512;
 
 /** What a value is, for error messages: "null", "the string \"x\"", "a Map"... */
 export function describe(value) {
@@ -195,7 +201,7 @@ export function describe(value) {
     case "string":
       return `the string ${JSON.stringify(value)}`;
     case "number":
-      return `the number ${value}`;
+      return `the number ${Object.is(value, -0) ? "-0" : value}`;
     case "bigint":
       return `the bigint ${value}n`;
     case "boolean":
@@ -205,9 +211,15 @@ export function describe(value) {
     case "symbol":
       return "a symbol";
     default: {
-      if (Array.isArray(value)) return "an array";
-      const tag = Object.prototype.toString.call(value).slice(8, -1);
-      return tag === "Object" ? "an object" : `a ${tag}`;
+      let tag;
+      try {
+        if (Array.isArray(value)) return "an array";
+        tag = Object.prototype.toString.call(value).slice(8, -1);
+      } catch (_) {
+        return "a revoked Proxy";
+      }
+      if (tag === "Object") return "an object";
+      return `${/^[AEIOU]/.test(tag) ? "an" : "a"} ${tag}`;
     }
   }
 }
@@ -228,13 +240,47 @@ const callback = (method, value) => {
   return value;
 };
 
+/** How deeply `text` (JSON) nests arrays and objects. */
+export function depth(text) {
+  let level = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++level > deepest) deepest = level;
+    } else if (c === 0x5d || c === 0x7d) {
+      level--;
+    }
+  }
+  return deepest;
+}
+
+/** What was thrown (an Error, a string, an object whose toString throws...), as text. */
+const errorText = (err) => {
+  try {
+    if (err instanceof Error) return `${err.name}: ${err.message}`;
+    return String(err);
+  } catch (_) {
+    return `${describe(err)} that cannot be shown as text`;
+  }
+};
+
+/** Text on one line (V8's message for a cycle takes three). */
+const oneLine = (text) => text.replace(/\s*\n\s*/g, " ");
+
 /** JSON text for `value`, exactly as JSON.stringify gives it; a TypeError if it gives none. */
 export function encode(method, value) {
   let text;
   try {
     text = JSON.stringify(value);
   } catch (err) {
-    throw new TypeError(`wsclient.${method}: cannot send this value as JSON: ${err.message}`);
+    throw new TypeError(`wsclient.${method}: cannot send this value as JSON: ${oneLine(errorText(err))}`);
   }
   if (text === undefined) {
     throw new TypeError(
@@ -242,35 +288,69 @@ export function encode(method, value) {
         `boolean or null), got ${describe(value)}`,
     );
   }
+  // Nesting d takes 2d characters at least: short texts need no scan (the common case).
+  const levels = text.length <= 2 * MAX_DEPTH ? 0 : depth(text);
+  if (levels > MAX_DEPTH) {
+    throw new TypeError(
+      `wsclient.${method}: expected arrays and objects nested at most ${MAX_DEPTH} levels ` +
+        `deep, got ${levels} levels`,
+    );
+  }
   return text;
 }
 
-/** Calls `fn`; if it throws, reports the error the first time (console + Python's count). */
-const guarded = (py, where, fn) => {
-  let reported = false;
+/** The one line of a Python exception worth showing: its last line, "ValueError: ...". */
+const pythonMessage = (err) => {
+  const text = errorText(err);
+  const lines = text.split("\n").filter((line) => line.trim());
+  return lines.length ? lines[lines.length - 1].trim() : text;
+};
+
+/** Calls `py[name](...args)`; a Python error becomes a one-line Error naming `method`. */
+const call = (py, method, name, ...args) => {
+  try {
+    return py[name](...args);
+  } catch (err) {
+    throw new Error(`wsclient.${method}: ${pythonMessage(err)}`);
+  }
+};
+
+let callbackSerial = 0;
+
+/** Calls `fn`; if it throws, Python counts the error in wsclient.stores.callback_errors and
+ * logs it (with the JS stack) the first time this callback throws. Never throws itself: a
+ * throwing subscriber must not reach the Python code that notified it. */
+export const guarded = (py, where, fn) => {
+  const key = ++callbackSerial;
   return (...args) => {
     try {
       fn(...args);
     } catch (err) {
-      py.countError(where, String((err && err.message) || err));
-      if (!reported) {
-        reported = true;
-        console.error(`wsclient: ${where} threw; later errors are only counted`, err);
+      try {
+        const text = errorText(err);
+        let stack = err instanceof Error && typeof err.stack === "string" ? err.stack : "";
+        if (stack.startsWith(text)) stack = stack.slice(text.length).replace(/^\n/, "");
+        py.countError(where, text, stack, key);
+      } catch (_) {
+        // Python is gone (the page is unloading): nothing left to tell.
       }
     }
   };
 };
 
 /** A Svelte-contract store over one of Python's stores (values cross as JSON text). */
-const store = (py, name) => ({
+export const store = (py, name) => ({
   subscribe(run, invalidate) {
     callback(`${name}.subscribe(run)`, run);
     if (invalidate !== undefined && invalidate !== null) {
       callback(`${name}.subscribe(run, invalidate)`, invalidate);
     }
     const safeRun = guarded(py, `a subscriber of wsclient.${name}`, (text) => run(JSON.parse(text)));
-    const safeInvalidate = invalidate ? guarded(py, `an invalidator of ${name}`, invalidate) : null;
-    return once(py.subscribe(name, safeRun, safeInvalidate));
+    const safeInvalidate =
+      typeof invalidate === "function"
+        ? guarded(py, `an invalidator of wsclient.${name}`, () => invalidate())
+        : undefined; // undefined reaches Python as None (null would be a JsNull)
+    return once(call(py, `${name}.subscribe(run)`, "subscribe", name, safeRun, safeInvalidate));
   },
 });
 
@@ -284,20 +364,19 @@ const deferred = () => {
   return { promise, resolve, reject };
 };
 
-/** Settle `d` when Python says the request `id` is over. */
-const settleWhenDone = (py, id, d) => {
-  py.watch(id, (ok, dataText, error) => {
-    if (ok) d.resolve(dataText === undefined ? undefined : JSON.parse(dataText));
+/** Settle `d` when Python says the request `id` is over; false if Python has no such request. */
+const settleWhenDone = (py, method, id, d) =>
+  call(py, method, "watch", id, (ok, dataText, error) => {
+    if (ok) d.resolve(dataText === undefined || dataText === null ? undefined : JSON.parse(dataText));
     else d.reject(new Error(error));
   });
-};
 
 /** Build window.wsclient around the Python bridge `py`. */
 export function createClient(py) {
   return Object.freeze({
     send(message) {
       const text = encode("send(message)", message);
-      py.send(text);
+      call(py, "send(message)", "send", text);
     },
     request(message, options) {
       if (message === null || typeof message !== "object" || Array.isArray(message)) {
@@ -305,14 +384,27 @@ export function createClient(py) {
           `wsclient.request(message): expected a plain object, got ${describe(message)}`,
         );
       }
-      const timeout = options?.timeout ?? 10000;
-      if (typeof timeout !== "number" || !(timeout > 0) || !Number.isFinite(timeout)) {
+      if (options !== undefined && (options === null || typeof options !== "object")) {
         throw new TypeError(
-          `wsclient.request(message, {timeout}): expected a positive number of milliseconds, ` +
-            `got ${describe(timeout)}`,
+          `wsclient.request(message, options): expected an options object like {timeout: 5000}, ` +
+            `got ${describe(options)}`,
+        );
+      }
+      const timeout = options?.timeout ?? 10000;
+      // setTimeout cannot wait longer than 2**31 - 1 ms (a longer delay fires at once).
+      if (typeof timeout !== "number" || !(timeout >= 1 && timeout <= 2 ** 31 - 1)) {
+        throw new TypeError(
+          "wsclient.request(message, {timeout}): expected a number of milliseconds from 1 to " +
+            `${2 ** 31 - 1}, got ${describe(timeout)}`,
         );
       }
       const text = encode("request(message)", message);
+      if (text[0] !== "{") {
+        throw new TypeError(
+          "wsclient.request(message): expected a value that JSON.stringify turns into an object, " +
+            `got ${describe(message)} (JSON ${text.length > 40 ? text.slice(0, 40) + "..." : text})`,
+        );
+      }
       if (Object.prototype.hasOwnProperty.call(JSON.parse(text), "id")) {
         throw new TypeError(
           "wsclient.request(message): the message already has an 'id'; the client sets it: " +
@@ -320,30 +412,34 @@ export function createClient(py) {
         );
       }
       const d = deferred();
-      settleWhenDone(py, py.request(text, timeout / 1000), d);
+      const id = call(py, "request(message)", "request", text, timeout / 1000);
+      settleWhenDone(py, "request(message)", id, d);
       return d.promise;
     },
     pending() {
-      return JSON.parse(py.pending());
+      return JSON.parse(call(py, "pending()", "pending"));
     },
     wait(id) {
       if (typeof id !== "string") {
         throw new TypeError(`wsclient.wait(id): expected a request id string, got ${describe(id)}`);
       }
       const d = deferred();
-      if (!py.known(id)) {
-        d.reject(new Error(`wsclient.wait(id): no request ${JSON.stringify(id)} is pending`));
-      } else {
-        settleWhenDone(py, id, d);
+      if (!settleWhenDone(py, "wait(id)", id, d)) {
+        d.reject(
+          new Error(
+            `wsclient.wait(id): no request ${JSON.stringify(id)} is pending; ` +
+              "pending() lists the ones this page has",
+          ),
+        );
       }
       return d.promise;
     },
     subscribe(project) {
-      py.subscribe_project(projectId("subscribe", project));
+      call(py, "subscribe(projectId)", "subscribe_project", projectId("subscribe", project));
     },
     unsubscribe(project) {
       const id = projectId("unsubscribe", project);
-      if (!py.unsubscribe_project(id)) {
+      if (!call(py, "unsubscribe(projectId)", "unsubscribe_project", id)) {
         throw new Error(
           `wsclient.unsubscribe(projectId): not subscribed to ${JSON.stringify(id)}; ` +
             "call subscribe() first",
@@ -358,26 +454,29 @@ export function createClient(py) {
       const safe = guarded(py, `a listener for ${JSON.stringify(type)}`, (text) =>
         listener(JSON.parse(text)),
       );
-      return once(py.on(type, safe));
+      return once(call(py, "on(type, callback)", "on", type, safe));
     },
     connect() {
-      py.connect();
+      call(py, "connect()", "connect");
     },
     disconnect() {
-      py.disconnect();
+      call(py, "disconnect()", "disconnect");
     },
     mountStatus(element) {
-      if (!(element instanceof Element)) {
+      if (typeof Element === "undefined" || !(element instanceof Element)) {
         throw new TypeError(
           `wsclient.mountStatus(element): expected a DOM element, got ${describe(element)}`,
         );
       }
-      return once(py.mountStatus(element));
+      return once(call(py, "mountStatus(element)", "mountStatus", element));
     },
     state: store(py, "state"),
     messages: store(py, "messages"),
     health: store(py, "health"),
     sync: store(py, "sync"),
-    liveProxies: () => py.liveProxies(),
+    /** How many FFI proxies the client holds (a leak check for tests). */
+    liveProxies: () => call(py, "liveProxies()", "liveProxies"),
+    /** `{count, last}`: how many page callbacks (JS and Python) have thrown, and the latest. */
+    callbackErrors: () => JSON.parse(call(py, "callbackErrors()", "callbackErrors")),
   });
 }

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -34,7 +35,7 @@ from pyodide.ffi import (  # type: ignore[import-not-found]
 from .core import Health
 from .messages import to_wire
 from .outbound import Outbound
-from .stores import Readable, report_callback_error
+from .stores import Readable, callback_errors, get, report_callback_error
 
 if TYPE_CHECKING:
     from .app import Client
@@ -424,12 +425,53 @@ def _health_to_page(health: Health) -> dict[str, Any]:
     }
 
 
+class JavaScriptError(Exception):
+    """What a page callback (a JS listener or store subscriber) threw: its ``name: message``, with
+    its JS stack as a note, so the one log line of its first error points at the JS code."""
+
+
+def _finite(value: object) -> object:
+    """``value`` with each infinite float replaced by an integer JSON numeral that JS's
+    ``JSON.parse`` reads as the same infinity (a numeral too large for a double, e.g. ``1e400``
+    in a frame, parses as ``inf`` in Python and as ``Infinity`` in JS); NaN cannot come from a
+    frame (``parse`` drops it), so it becomes null, as ``JSON.stringify`` writes it."""
+    if isinstance(value, float):
+        if value != value:
+            return None
+        if value in (math.inf, -math.inf):
+            return _JS_INFINITY if value > 0 else -_JS_INFINITY
+        return value
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+#: A numeral that JS's JSON.parse reads as Infinity (anything above ~1.8e308 does).
+_JS_INFINITY: int = 10**400
+
+
+def json_for_js(value: object) -> str:
+    """JSON text of ``value`` that JS's ``JSON.parse`` reads as the value the frame held: exact
+    for everything but integers above 2**53, which JS reads as the nearest Number (what it does
+    with the frame itself), and infinities, written as numerals JS reads as ``Infinity``."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:  # an infinity (the rare path: only numerals over ~1.8e308 make one)
+        return json.dumps(_finite(value), allow_nan=False)
+
+
 def expose_client(client: Client, mount_status: Callable[[Any], Callable[[], None]]) -> None:
     """Publish ``window.wsclient`` (the page API of docs/protocol.md), then dispatch
     ``wsclient:ready``. The API itself is JavaScript (``createClient`` in static/wsclient.js);
-    this builds the bridge it calls, which speaks JSON text and plain strings only.
+    this builds the bridge it calls, which speaks JSON text and plain strings only: values reach
+    JS as ``json_for_js`` text that JS turns into values with ``JSON.parse``, and messages come
+    from JS as ``JSON.stringify`` text that is sent as it is.
 
-    ``mount_status(element)`` mounts the status component and returns its unmount function.
+    JS callbacks arrive wrapped so that they never throw (``guarded`` in static/wsclient.js
+    reports what they threw through ``countError``). ``mount_status(element)`` mounts the status
+    component and returns its unmount function.
     """
     stores: dict[str, tuple[Readable[Any], Callable[[Any], object]]] = {
         "state": (client.state, lambda state: state.to_page()),
@@ -438,27 +480,31 @@ def expose_client(client: Client, mount_status: Callable[[Any], Callable[[], Non
         "sync": (client.sync, dict),
     }
 
+    def given(fn: Any) -> Any | None:
+        """A JS callback argument, or None for JS undefined/null."""
+        return None if fn is None or fn is jsnull else fn
+
     def subscribe(name: str, run: Any, invalidate: Any) -> JsProxy:
         store, convert = stores[name]
+        invalidate = given(invalidate)
         unsubscribe = store.subscribe(
-            lambda value: run(json.dumps(convert(value))),
+            lambda value: run(json_for_js(convert(value))),
             (lambda: invalidate()) if invalidate is not None else None,
         )
         return create_once_callable(unsubscribe)
 
     def on(type_: str, listener: Any) -> JsProxy:
-        off = client.on(type_, lambda message: listener(json.dumps(to_wire(message))))
+        off = client.on(type_, lambda message: listener(json_for_js(to_wire(message))))
         return create_once_callable(off)
 
-    def watch(request_id: str, settle: Any) -> None:
-        client.watch(
-            request_id,
-            lambda ok, data, error: settle(ok, json.dumps(data) if ok else None, error),
-        )
-
-    def known(request_id: str) -> bool:
+    def watch(request_id: str, settle: Any) -> bool:
+        """Settle the JS promise when request ``request_id`` is over (at once if it is); False
+        if the page has no such request."""
         try:
-            client.watch(request_id, lambda *_: None)
+            client.watch(
+                request_id,
+                lambda ok, data, error: settle(ok, json_for_js(data) if ok else None, error),
+            )
         except KeyError:
             return False
         return True
@@ -469,15 +515,21 @@ def expose_client(client: Client, mount_status: Callable[[Any], Callable[[], Non
         client.unsubscribe(project_id)
         return True
 
-    def count_error(where: str, text: str) -> None:
-        report_callback_error(where, RuntimeError(text), ("js", where))
+    def count_error(where: str, text: str, stack: str, key: int) -> None:
+        exc = JavaScriptError(text)
+        if stack:
+            exc.add_note(stack)
+        report_callback_error(where, exc, ("js", int(key)))
+
+    def callback_errors_now() -> str:
+        errors = get(callback_errors)
+        return json.dumps({"count": errors.count, "last": errors.last})
 
     bridge: dict[str, Callable[..., Any]] = {
         "send": client.send_text,
         "request": client.request_text,
         "watch": watch,
-        "known": known,
-        "pending": lambda: json.dumps(client.pending()),
+        "pending": lambda: json_for_js(client.pending()),
         "subscribe_project": client.subscribe,
         "unsubscribe_project": unsubscribe_project,
         "on": on,
@@ -486,6 +538,7 @@ def expose_client(client: Client, mount_status: Callable[[Any], Callable[[], Non
         "disconnect": client.disconnect,
         "mountStatus": lambda element: create_once_callable(mount_status(element)),
         "countError": count_error,
+        "callbackErrors": callback_errors_now,
         "liveProxies": live_proxy_count,
     }
     py = js.Object.new()

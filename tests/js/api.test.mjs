@@ -1,0 +1,319 @@
+// node --test tests/js: the page API's pure JavaScript (describe, encode, depth, once) and
+// createClient over a fake Python bridge.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import {
+  MAX_DEPTH,
+  createClient,
+  depth,
+  describe,
+  encode,
+  guarded,
+  once,
+} from "../../static/wsclient.js";
+
+/** A fake of the bridge src/wsclient/browser.py builds: records calls, answers like Python. */
+function fakePy(overrides = {}) {
+  const calls = [];
+  const subscribers = new Map(); // store name -> Set of run functions
+  const listeners = [];
+  const watchers = new Map();
+  const errors = [];
+  let nextId = 0;
+  const py = {
+    calls,
+    errors,
+    listeners,
+    subscribers,
+    watchers,
+    send: (text) => calls.push(["send", text]),
+    request(text, timeout) {
+      calls.push(["request", text, timeout]);
+      return `r${++nextId}`;
+    },
+    watch(id, settle) {
+      if (!id.startsWith("r")) return false;
+      watchers.set(id, settle);
+      return true;
+    },
+    pending: () => "[]",
+    subscribe_project: (id) => calls.push(["subscribe", id]),
+    unsubscribe_project: (id) => id === "alpha",
+    on(type, listener) {
+      listeners.push([type, listener]);
+      let removed = 0;
+      return () => {
+        removed += 1;
+        if (removed > 1) throw new Error("a Python once-callable called twice");
+        listeners.splice(listeners.findIndex(([, l]) => l === listener), 1);
+      };
+    },
+    subscribe(name, run, invalidate) {
+      calls.push(["store", name, typeof invalidate]);
+      if (!subscribers.has(name)) subscribers.set(name, new Set());
+      subscribers.get(name).add(run);
+      run(JSON.stringify({ status: "connected" }));
+      let removed = 0;
+      return () => {
+        removed += 1;
+        if (removed > 1) throw new Error("a Python once-callable called twice");
+        subscribers.get(name).delete(run);
+      };
+    },
+    connect: () => calls.push(["connect"]),
+    disconnect: () => calls.push(["disconnect"]),
+    mountStatus: () => () => {},
+    countError: (where, text, stack, key) => errors.push({ where, text, stack, key }),
+    callbackErrors: () => JSON.stringify({ count: errors.length, last: null }),
+    liveProxies: () => 7,
+    ...overrides,
+  };
+  return py;
+}
+
+/** What `fn()` threw: [constructor name, message]. */
+const thrown = (fn) => {
+  try {
+    fn();
+  } catch (err) {
+    return [err.constructor.name, err.message];
+  }
+  assert.fail("expected a throw");
+};
+
+test("describe names what was passed", () => {
+  assert.equal(describe(undefined), "undefined");
+  assert.equal(describe(null), "null");
+  assert.equal(describe("x"), 'the string "x"');
+  assert.equal(describe(-0), "the number -0");
+  assert.equal(describe(NaN), "the number NaN");
+  assert.equal(describe(1n), "the bigint 1n");
+  assert.equal(describe(false), "false");
+  assert.equal(describe(() => 1), "a function");
+  assert.equal(describe(Symbol("s")), "a symbol");
+  assert.equal(describe([]), "an array");
+  assert.equal(describe({}), "an object");
+  assert.equal(describe(Object.create(null)), "an object");
+  assert.equal(describe(new Map()), "a Map");
+  assert.equal(describe(new Error("e")), "an Error");
+  assert.equal(describe(new Date(0)), "a Date");
+  const revoked = Proxy.revocable({}, {});
+  revoked.revoke();
+  assert.equal(describe(revoked.proxy), "a revoked Proxy");
+});
+
+test("encode gives exactly JSON.stringify's text, or a one-line TypeError", () => {
+  const cases = [
+    { a: undefined, b: 1 },
+    new Map([[1, 2]]),
+    new Date(0),
+    { toJSON: () => ({ x: 1 }) },
+    [undefined, () => 1, NaN, -0, 1e21, 1e-7],
+    "\ud800 lone",
+    null,
+    [1, , 3], // eslint-disable-line no-sparse-arrays
+  ];
+  for (const value of cases) assert.equal(encode("send(message)", value), JSON.stringify(value));
+  const cyclic = {};
+  cyclic.self = cyclic;
+  for (const value of [undefined, () => 1, Symbol("s"), 1n, { n: 1n }, cyclic]) {
+    const [name, message] = thrown(() => encode("send(message)", value));
+    assert.equal(name, "TypeError");
+    assert.match(message, /^wsclient\.send\(message\): /);
+    assert.doesNotMatch(message, /\n/);
+  }
+  assert.deepEqual(thrown(() => encode("send(message)", undefined)), [
+    "TypeError",
+    "wsclient.send(message): expected a value JSON can hold (an object, array, string, number, " +
+      "boolean or null), got undefined",
+  ]);
+});
+
+test("encode refuses nesting deeper than MAX_DEPTH (Pyodide's decoder would overflow)", () => {
+  const nested = (n) => {
+    let v = [];
+    for (let i = 1; i < n; i++) v = i % 2 ? { k: v } : [v];
+    return v;
+  };
+  assert.equal(encode("send(message)", nested(MAX_DEPTH)), JSON.stringify(nested(MAX_DEPTH)));
+  assert.deepEqual(thrown(() => encode("send(message)", nested(MAX_DEPTH + 1))), [
+    "TypeError",
+    `wsclient.send(message): expected arrays and objects nested at most ${MAX_DEPTH} levels ` +
+      `deep, got ${MAX_DEPTH + 1} levels`,
+  ]);
+  // Brackets inside strings do not count.
+  const text = "[".repeat(2000);
+  assert.equal(encode("send(message)", { text }), JSON.stringify({ text }));
+});
+
+test("depth counts nesting, skipping strings and escapes", () => {
+  assert.equal(depth("1"), 0);
+  assert.equal(depth("[]"), 1);
+  assert.equal(depth('{"a":[{"b":[]}],"c":{}}'), 4);
+  assert.equal(depth('["[[[\\"[[", {"x": "\\\\"}, [[]]]'), 3);
+});
+
+test("once calls its function the first time only", () => {
+  let n = 0;
+  const f = once(() => (n += 1));
+  f();
+  f();
+  assert.equal(n, 1);
+});
+
+test("guarded never throws: it reports each error with a key of its own", () => {
+  const py = fakePy();
+  const a = guarded(py, "a subscriber of wsclient.health", () => {
+    throw new Error("boom");
+  });
+  const b = guarded(py, "a subscriber of wsclient.health", () => {
+    throw "a string"; // eslint-disable-line no-throw-literal
+  });
+  const weird = guarded(py, "w", () => {
+    throw {
+      toString() {
+        throw new Error("no");
+      },
+    };
+  });
+  a();
+  a();
+  b();
+  weird();
+  assert.equal(py.errors.length, 4);
+  assert.equal(py.errors[0].text, "Error: boom");
+  assert.match(py.errors[0].stack, /^\s+at /); // the stack without its "Error: boom" line
+  assert.equal(py.errors[0].key, py.errors[1].key);
+  assert.notEqual(py.errors[0].key, py.errors[2].key);
+  assert.equal(py.errors[2].text, "a string");
+  assert.equal(py.errors[3].text, "an object that cannot be shown as text");
+  // Even a bridge that is gone does not make it throw.
+  const gone = fakePy({
+    countError() {
+      throw new Error("interpreter gone");
+    },
+  });
+  guarded(gone, "x", () => {
+    throw new Error("y");
+  })();
+});
+
+test("createClient: send and request cross as JSON.stringify text", async () => {
+  const py = fakePy();
+  const ws = createClient(py);
+  assert.ok(Object.isFrozen(ws));
+  ws.send({ a: undefined, when: new Date(0) });
+  assert.deepEqual(py.calls.at(-1), ["send", JSON.stringify({ when: new Date(0) })]);
+  const reply = ws.request({ type: "save", n: 2 ** 60 }, { timeout: 2500 });
+  assert.deepEqual(py.calls.at(-1), ["request", JSON.stringify({ type: "save", n: 2 ** 60 }), 2.5]);
+  py.watchers.get("r1")(true, '{"big":12345678901234567891}', undefined);
+  assert.deepEqual(await reply, { big: 12345678901234567891 });
+  const refused = ws.request({ type: "save" });
+  py.watchers.get("r2")(false, undefined, "not allowed");
+  await assert.rejects(refused, { name: "Error", message: "not allowed" });
+  const nothing = ws.request({ type: "save" });
+  py.watchers.get("r3")(true, null, undefined);
+  assert.equal(await nothing, undefined);
+  await assert.rejects(ws.wait("unknown"), {
+    message:
+      'wsclient.wait(id): no request "unknown" is pending; pending() lists the ones this page has',
+  });
+});
+
+test("createClient: bad arguments throw TypeErrors naming the method; nothing crosses", () => {
+  const py = fakePy();
+  const ws = createClient(py);
+  const bad = [
+    () => ws.send(undefined),
+    () => ws.request(null),
+    () => ws.request(new Date(0)),
+    () => ws.request({ type: "x" }, 5),
+    () => ws.request({ type: "x" }, { timeout: 0 }),
+    () => ws.request({ type: "x" }, { timeout: 2 ** 31 }),
+    () => ws.request({ type: "x" }, { timeout: NaN }),
+    () => ws.request({ id: "mine" }),
+    () => ws.request({ toJSON: () => ({ id: "late" }) }),
+    () => ws.wait(1),
+    () => ws.subscribe(" "),
+    () => ws.unsubscribe(3),
+    () => ws.on(1, () => {}),
+    () => ws.on("x"),
+    () => ws.mountStatus(null),
+    () => ws.state.subscribe(),
+    () => ws.sync.subscribe(() => {}, 5),
+  ];
+  for (const call of bad) {
+    const [name, message] = thrown(call);
+    assert.equal(name, "TypeError", message);
+    assert.match(message, /^wsclient\.[a-zA-Z.]+\(/);
+    assert.doesNotMatch(message, /\n/);
+  }
+  assert.deepEqual(py.calls, []);
+  assert.deepEqual(thrown(() => ws.unsubscribe("beta")), [
+    "Error",
+    'wsclient.unsubscribe(projectId): not subscribed to "beta"; call subscribe() first',
+  ]);
+  ws.unsubscribe("alpha");
+});
+
+test("createClient: a Python error becomes a one-line Error naming the method", () => {
+  const pythonError = new Error(
+    'Traceback (most recent call last):\n  File "/home/pyodide/wsclient/app.py", line 1, in x\n' +
+      "ValueError: something Python did not like\n",
+  );
+  pythonError.name = "PythonError";
+  const ws = createClient(
+    fakePy({
+      send() {
+        throw pythonError;
+      },
+      subscribe_project() {
+        throw pythonError;
+      },
+    }),
+  );
+  assert.deepEqual(thrown(() => ws.send({ a: 1 })), [
+    "Error",
+    "wsclient.send(message): ValueError: something Python did not like",
+  ]);
+  assert.deepEqual(thrown(() => ws.subscribe("alpha")), [
+    "Error",
+    "wsclient.subscribe(projectId): ValueError: something Python did not like",
+  ]);
+});
+
+test("createClient: stores and listeners get JSON.parse values; removers work twice", () => {
+  const py = fakePy();
+  const ws = createClient(py);
+  const seen = [];
+  const unsubscribe = ws.state.subscribe((v) => seen.push(v));
+  assert.deepEqual(seen, [{ status: "connected" }]);
+  // No invalidate: Python gets undefined (None), not null (a JsNull it would try to call).
+  assert.deepEqual(py.calls.at(-1), ["store", "state", "undefined"]);
+  ws.health.subscribe(
+    () => {},
+    () => {},
+  );
+  assert.deepEqual(py.calls.at(-1), ["store", "health", "function"]);
+  unsubscribe();
+  unsubscribe();
+  assert.equal(py.subscribers.get("state").size, 0);
+
+  const got = [];
+  const off = ws.on("chat", (m) => got.push(m));
+  py.listeners[0][1]('{"type":"chat","id":12345678901234567891,"inf":1e400}');
+  assert.deepEqual(got, [{ type: "chat", id: 12345678901234567891, inf: Infinity }]);
+  off();
+  off();
+  assert.equal(py.listeners.length, 0);
+
+  // A throwing subscriber is reported, never thrown into Python.
+  ws.messages.subscribe(() => {
+    throw new Error("bad");
+  });
+  assert.equal(py.errors.length, 1);
+  assert.equal(py.errors[0].where, "a subscriber of wsclient.messages");
+  assert.deepEqual(ws.callbackErrors(), { count: 1, last: null });
+  assert.equal(ws.liveProxies(), 7);
+});

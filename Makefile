@@ -25,9 +25,10 @@ setup: .venv/.installed node_modules/.installed build/svelte/.built $(WHEEL)
 ## svelte: compile svelte/*.svelte with svelte/compiler into build/svelte/ (for svelte.html)
 svelte: build/svelte/.built
 
-# Rebuilt when a component, the page's import map or the compiler script changes (or Svelte is
-# reinstalled); the script also checks that the import map resolves every import it reaches.
-build/svelte/.built: $(wildcard svelte/*.svelte) svelte.html tools/compile_svelte.mjs node_modules/.installed
+# Rebuilt when a component, a module it imports, the page's import map or the compiler script
+# changes (or Svelte is reinstalled); the script also checks that the import map resolves every
+# import the page's modules reach.
+build/svelte/.built: $(wildcard svelte/*.svelte svelte/*.js svelte/lib/*/*.js) svelte.html tools/compile_svelte.mjs node_modules/.installed
 	node tools/compile_svelte.mjs
 	touch $@
 
@@ -55,6 +56,7 @@ node_modules/.installed: package.json package-lock.json
 
 lint: setup
 	node --check static/wsclient.js
+	node --check tools/compile_svelte.mjs
 	$(PY) -m ruff check src tests server bench
 	$(PY) -m ruff format --check src tests server bench
 

@@ -2,8 +2,10 @@
 PY      := .venv/bin/python
 PORT    ?= 8000
 HOST    ?= 127.0.0.1
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml)
+WHEEL   := build/dist/wsclient-$(VERSION)-py3-none-any.whl
 
-.PHONY: demo test setup lint typecheck unit e2e bench clean
+.PHONY: demo test setup svelte wheel lint typecheck unit e2e bench clean
 .DEFAULT_GOAL := test
 
 ## demo: install what is missing, then serve the page and the demo backend
@@ -18,7 +20,26 @@ test: setup /usr/bin/chromium lint typecheck
 	$(PY) -m pytest tests/unit tests/server
 	$(PY) -m pytest tests/e2e
 
-setup: .venv/.installed node_modules/.installed
+setup: .venv/.installed node_modules/.installed build/svelte/.built $(WHEEL)
+
+## svelte: compile svelte/*.svelte with svelte/compiler into build/svelte/ (for svelte.html)
+svelte: build/svelte/.built
+
+# Rebuilt when a component, a module it imports, the page's import map or the compiler script
+# changes (or Svelte is reinstalled); the script also checks that the import map resolves every
+# import the page's modules reach.
+build/svelte/.built: $(wildcard svelte/*.svelte svelte/*.js svelte/lib/*/*.js) svelte.html tools/compile_svelte.mjs node_modules/.installed
+	node tools/compile_svelte.mjs
+	touch $@
+
+## wheel: build the pure-Python wheel of the client into build/dist/ (offline: hatchling is in
+## requirements-dev.txt, so no build isolation)
+wheel: $(WHEEL)
+
+$(WHEEL): .venv/.installed pyproject.toml README.md $(wildcard src/wsclient/*.py) src/wsclient/py.typed static/wsclient.js
+	rm -rf build/dist
+	$(PY) -m pip wheel . --no-deps --no-build-isolation --disable-pip-version-check --quiet -w build/dist
+	test -f $@
 
 .venv/.installed: requirements-dev.txt
 	test -x $(PY) || python3 -m venv .venv
@@ -35,6 +56,7 @@ node_modules/.installed: package.json package-lock.json
 
 lint: setup
 	node --check static/wsclient.js
+	node --check tools/compile_svelte.mjs
 	$(PY) -m ruff check src tests server bench
 	$(PY) -m ruff format --check src tests server bench
 
@@ -52,4 +74,4 @@ bench: setup /usr/bin/chromium
 	$(PY) -m bench
 
 clean:
-	rm -rf .venv node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv node_modules .pytest_cache .mypy_cache .ruff_cache build

@@ -476,6 +476,16 @@ export function createClient(py) {
     sync: store(py, "sync"),
     /** How many FFI proxies the client holds (a leak check for tests). */
     liveProxies: () => call(py, "liveProxies()", "liveProxies"),
+    /** How many subscriptions the Python store `name` has now (a leak check for UIs). */
+    subscriberCount: (name) => {
+      if (!["state", "messages", "health", "sync"].includes(name)) {
+        throw new TypeError(
+          `wsclient.subscriberCount(name): expected "state", "messages", "health" or "sync", ` +
+            `got ${describe(name)}`,
+        );
+      }
+      return call(py, "subscriberCount(name)", "subscriberCount", name);
+    },
     /** `{count, last}`: how many page callbacks (JS and Python) have thrown, and the latest. */
     callbackErrors: () => JSON.parse(call(py, "callbackErrors()", "callbackErrors")),
   });

@@ -337,8 +337,8 @@ def client_from_page(href: str, port: PortFactory | None = None) -> Client:
 
 def start() -> Client:
     """Page entry point: log to the console (``?log=``), mount the UI, publish
-    ``window.wsclient``, subscribe the projects the page names (``?project=a,b``, else the
-    dashboard's ``data-projects``), connect."""
+    ``window.wsclient``, subscribe the projects a dashboard page names (``?project=a,b``, else
+    the dashboard's ``data-projects``), connect."""
     from . import browser, ui
 
     href = browser.page_url()
@@ -352,12 +352,13 @@ def start() -> Client:
     if not browser.online():
         client.driver.went_offline()
     ui.mount_status(client.health, client.clock)
-    ui.mount_dashboard(client)
+    dashboard = ui.mount_dashboard(client)
     browser.expose_client(
         client, lambda element: ui.StatusWidget(element, client.health, client.clock).unmount
     )
-    named = projects_from_query(query)
-    for project_id in ui.default_projects() if named is None else named:
-        client.subscribe(project_id)
+    if dashboard is not None:  # the demo page opens on live events
+        named = projects_from_query(query)
+        for project_id in ui.default_projects() if named is None else named:
+            client.subscribe(project_id)
     client.connect()
     return client

@@ -35,7 +35,7 @@ from pyodide.ffi import (  # type: ignore[import-not-found]
 from .core import Health
 from .messages import to_wire
 from .outbound import Outbound
-from .stores import Readable, callback_errors, get, report_callback_error
+from .stores import Readable, callback_errors, get, report_callback_error, subscriber_count
 
 if TYPE_CHECKING:
     from .app import Client
@@ -56,7 +56,8 @@ def _js_module() -> Any:
     except ImportError:
         raise RuntimeError(
             "static/wsclient.js is not loaded: add it to pyscript.toml as\n"
-            '[js_modules.main]\n"/static/wsclient.js" = "wsclient_js"'
+            '[js_modules.main]\n"/static/wsclient.js" = "wsclient_js"\n'
+            "(from the wheel: serve the wsclient/wsclient.js it holds and name that file)"
         ) from None
     return wsclient_js
 
@@ -540,6 +541,7 @@ def expose_client(client: Client, mount_status: Callable[[Any], Callable[[], Non
         "countError": count_error,
         "callbackErrors": callback_errors_now,
         "liveProxies": live_proxy_count,
+        "subscriberCount": lambda name: subscriber_count(stores[name][0]),
     }
     py = js.Object.new()
     for name, fn in bridge.items():

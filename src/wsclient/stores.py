@@ -67,6 +67,7 @@ __all__ = [
     "readonly",
     "report_callback_error",
     "safe_not_equal",
+    "subscriber_count",
     "writable",
 ]
 
@@ -325,6 +326,16 @@ def readable(value: T, start: StartStopNotifier[T] | None = None) -> Readable[T]
 def readonly(store: Readable[T]) -> Readable[T]:
     """A read-only face of ``store``: it has ``subscribe`` but no ``set``/``update``."""
     return _ReadonlyStore(store)
+
+
+def subscriber_count(store: Readable[Any]) -> int:
+    """How many subscriptions a store made here has right now (a leak check for UIs that
+    subscribe and unsubscribe, e.g. Svelte components on mount and unmount)."""
+    while isinstance(store, _ReadonlyStore):
+        store = store._source
+    if not isinstance(store, _WritableStore):
+        raise TypeError(f"subscriber_count() needs a store made by wsclient.stores, got {store!r}")
+    return len(store._subscriptions)
 
 
 def get(store: Readable[T]) -> T:

@@ -98,10 +98,10 @@ def wait_text(page: Page, text: str, timeout: float = 10.0) -> None:
 
 
 def subscribers(page: Page) -> dict[str, int]:
-    """Python-side subscription count of each store (svelte/main.py's diagnostic)."""
+    """Python-side subscription count of each store (``wsclient.subscriberCount``)."""
     value = page.evaluate(
         "() => Object.fromEntries(['state', 'messages', 'health', 'sync']"
-        ".map(n => [n, window.wsclientSubscribers(n)]))"
+        ".map(n => [n, window.wsclient.subscriberCount(n)]))"
     )
     assert isinstance(value, dict)
     return value

@@ -41,7 +41,7 @@ STREAM_RECORDER_JS = """
 () => {
   const r = {
     log: {}, snapshots: {}, resyncs: [], resyncStar: 0, sync: {}, syncLog: [],
-    lastEventAt: 0, settled: {}, outcomes: {},
+    lastEventAt: 0, settled: {}, outcomes: {}, firedAt: {},
   };
   window.__rr = r;
   const STREAM = /^(project|file|process)\\./;
@@ -64,13 +64,16 @@ STREAM_RECORDER_JS = """
   // Requests: `seq` -> how many times its promise settled, and how.
   window.__fire = (type, from, n, timeout) => {
     for (let seq = from; seq < from + n; seq++) {
+      r.firedAt[seq] = performance.now();
       const done = (outcome) => {
         r.settled[seq] = (r.settled[seq] || 0) + 1;
-        r.outcomes[seq] = outcome;
+        r.outcomes[seq] = { ...outcome, ms: performance.now() - r.firedAt[seq] };
       };
       api.request({ type, seq }, { timeout }).then(
         (data) => done({ ok: true, data }),
-        (err) => done({ ok: false, error: String(err && err.message), isError: err instanceof Error }),
+        (err) => done({
+          ok: false, error: String(err && err.message), isError: err instanceof Error,
+        }),
       );
     }
   };
@@ -104,10 +107,9 @@ DOM_STATE_JS = """
 }
 """
 
-_DOM_EQUALS_JS = (
-    """
+_DOM_EQUALS_JS = """
 (arg) => {
-  const dom = (%s)(arg.p);
+  const dom = (DOM_STATE)(arg.p);
   const eq = (a, b) => {
     if (typeof a === "number" && typeof b === "number") return Math.abs(a - b) < 1e-9;
     if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return a === b;
@@ -116,9 +118,7 @@ _DOM_EQUALS_JS = (
   };
   return eq(dom, arg.want);
 }
-"""
-    % DOM_STATE_JS
-)
+""".replace("DOM_STATE", DOM_STATE_JS)
 
 
 def install(page: Page) -> None:
@@ -282,6 +282,4 @@ def applied_seqs(server: ServerThread, type_: str) -> list[int]:
 
 def wire_seqs(server: ServerThread, type_: str) -> list[int]:
     """The ``seq`` of every frame of ``type_`` the server received, over all connections."""
-    return [
-        m["seq"] for c in server.snapshot().connections for m in c.messages_of_type(type_)
-    ]
+    return [m["seq"] for c in server.snapshot().connections for m in c.messages_of_type(type_)]

@@ -15,7 +15,14 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from .config import ConfigError, options_from_query, query_parameters, resolve_url
+from .config import (
+    ConfigError,
+    log_level,
+    options_from_query,
+    projects_from_query,
+    query_parameters,
+    resolve_url,
+)
 from .core import Health, Options, Session, Settle, State, SyncStatus
 from .driver import Driver, Port
 from .messages import GenericMessage, Message, serialize
@@ -92,7 +99,10 @@ class Client:
         port: PortFactory | None = None,
         id_prefix: str | None = None,
     ) -> None:
-        self.router = EventRouter()
+        options = options if options is not None else Options()
+        self.router = EventRouter(
+            max_frame_chars=options.max_frame_size, keep_completed=options.keep_completed
+        )
         self.core = Session(options, id_prefix=id_prefix)
         self._health: Writable[Health] = writable(self.core.health())
         self._subscriptions: Writable[tuple[str, ...]] = writable(())
@@ -243,6 +253,9 @@ class Client:
                 f"not subscribed to project {project_id!r}: call subscribe() before unsubscribe()"
             )
         self.driver.unsubscribe(project_id)
+        if project_id not in self.core.subscriptions:  # its last local subscriber left
+            self.router.forget(project_id)
+            self.router.publish()
         self._subscriptions.set(tuple(self.core.subscriptions))
 
     def on(self, type_: str, callback: Callable[[Message], object]) -> Callable[[], None]:
@@ -323,10 +336,19 @@ def client_from_page(href: str, port: PortFactory | None = None) -> Client:
 
 
 def start() -> Client:
-    """Page entry point: connect, mount the UI, publish ``window.wsclient``."""
+    """Page entry point: log to the console (``?log=``), mount the UI, publish
+    ``window.wsclient``, subscribe the projects the page names (``?project=a,b``, else the
+    dashboard's ``data-projects``), connect."""
     from . import browser, ui
 
-    client = client_from_page(browser.page_url())
+    href = browser.page_url()
+    query = query_parameters(href)
+    try:
+        browser.log_to_console(log_level(query))
+    except ConfigError as exc:
+        browser.log_to_console(logging.WARNING)
+        log.warning("wsclient: %s", exc)
+    client = client_from_page(href)
     if not browser.online():
         client.driver.went_offline()
     ui.mount_status(client.health, client.clock)
@@ -334,5 +356,8 @@ def start() -> Client:
     browser.expose_client(
         client, lambda element: ui.StatusWidget(element, client.health, client.clock).unmount
     )
+    named = projects_from_query(query)
+    for project_id in ui.default_projects() if named is None else named:
+        client.subscribe(project_id)
     client.connect()
     return client

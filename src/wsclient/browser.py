@@ -66,6 +66,36 @@ def element_by_id(element_id: str) -> Any | None:
     return None if element is None or element == jsnull else element
 
 
+class ConsoleHandler(logging.Handler):
+    """Log records to the browser console, each at its own console level."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record)
+            if record.levelno >= logging.ERROR:
+                js.console.error(text)
+            elif record.levelno >= logging.WARNING:
+                js.console.warn(text)
+            elif record.levelno >= logging.INFO:
+                js.console.info(text)
+            else:
+                js.console.debug(text)
+        except Exception:
+            self.handleError(record)
+
+
+def log_to_console(level: int) -> None:
+    """Send the ``wsclient`` loggers' records at ``level`` and above to the console."""
+    logger = logging.getLogger("wsclient")
+    for handler in [h for h in logger.handlers if isinstance(h, ConsoleHandler)]:
+        logger.removeHandler(handler)
+    handler = ConsoleHandler()
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+
+
 def online() -> bool:
     """What ``navigator.onLine`` says (it can be wrong: the client only shows it)."""
     return bool(js.navigator.onLine)

@@ -143,3 +143,25 @@ def options_from_query(query: Mapping[str, str], base: Options | None = None) ->
         return replace(base or Options(), **changes)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{exc} (the page gives durations in milliseconds)") from None
+
+
+#: ``?log=`` values, as ``logging`` levels.
+LOG_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+
+
+def log_level(query: Mapping[str, str]) -> int:
+    """The console's log level from ``?log=`` (default ``warning``); ConfigError names the
+    accepted values."""
+    name = query.get("log", "warning").strip().lower()
+    if name not in LOG_LEVELS:
+        raise ConfigError(f"log={name!r} is not a log level; use one of {', '.join(LOG_LEVELS)}")
+    return LOG_LEVELS[name]
+
+
+def projects_from_query(query: Mapping[str, str]) -> list[str] | None:
+    """The projects named by ``?project=alpha,beta`` (trimmed, empty names and repeats left
+    out), in order; None without the parameter (``?project=`` names none)."""
+    if "project" not in query:
+        return None
+    names = (name.strip() for name in query["project"].split(","))
+    return list(dict.fromkeys(name for name in names if name))

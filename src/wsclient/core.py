@@ -178,6 +178,9 @@ class Options(Record):
     connect_timeout: Seconds = 10.0  # a socket not open by then is a failed attempt
     min_uptime: Seconds = 5.0  # a connection shorter than this does not reset the backoff
     max_queue: int = 1000  # messages kept while down (count); the oldest are dropped beyond
+    max_queue_bytes: int = 8 << 20  # their size in UTF-8 bytes; the oldest are dropped beyond
+    max_frame_size: int = 16 << 20  # inbound frames longer than this (characters) are dropped
+    keep_completed: int = 200  # completed processes kept in the stores (the oldest go first)
     # First retry window when the server drops an established connection (see backoff.py).
     backoff_after_drop: Seconds = DEFAULT_AFTER_DROP
 
@@ -201,10 +204,12 @@ class Options(Record):
             raise ValueError(
                 f"backoff_factor must be between 1 and 100, got {self.backoff_factor!r}"
             )
-        if isinstance(self.max_queue, bool) or not isinstance(self.max_queue, int):
-            raise ValueError(f"max_queue must be a whole number, got {self.max_queue!r}")
-        if self.max_queue < 1:
-            raise ValueError(f"max_queue must be at least 1, got {self.max_queue}")
+        for name in ("max_queue", "max_queue_bytes", "max_frame_size", "keep_completed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name} must be a whole number, got {value!r}")
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
 
 
 @record
@@ -406,7 +411,7 @@ class Session:
         self._offline = False
         self._hidden = False
         # Outbound: every message until it is acknowledged (v2) or written (v1).
-        self._outbox = Outbox(self._options.max_queue)
+        self._outbox = Outbox(self._options.max_queue, self._options.max_queue_bytes)
         self._id_prefix = id_prefix or f"{int(self._random() * 2**52):013x}"
         self._seq = 0
         self._request_deadlines: list[tuple[float, str]] = []  # a heap
@@ -516,9 +521,8 @@ class Session:
         can acknowledge it (it is then kept and re-sent until it is). Returns its delivery id."""
         self._advance(now)
         entry = self._new_entry("send", text, tagged=tagged)
-        if entry is not None:
-            self._enqueue(entry)
-        return entry.id if entry is not None else ""
+        self._enqueue(entry)
+        return entry.id
 
     def request(self, text: str, type_: str, timeout: float, now: float) -> str:
         """Send ``text`` (a JSON object without an ``id``) and expect an ``ack`` within
@@ -529,7 +533,6 @@ class Session:
         if not (isinstance(timeout, int | float) and 0 < timeout < math.inf):
             raise ValueError(f"a request timeout must be a positive number, got {timeout!r}")
         entry = self._new_entry("request", text, tagged=True, type_=type_, timeout=timeout)
-        assert entry is not None
         entry.deadline = now + timeout
         if self._enqueue(entry):
             heapq.heappush(self._request_deadlines, (entry.deadline, entry.id))
@@ -920,7 +923,14 @@ class Session:
         tagged: bool,
         type_: str | None = None,
         timeout: float | None = None,
-    ) -> Outbound | None:
+    ) -> Outbound:
+        size = len(text.encode())
+        limit = self._options.max_queue_bytes
+        if size > limit:
+            raise ValueError(
+                f"a message of {size} bytes is larger than max_queue_bytes ({limit}): "
+                "send it in parts, or raise max_queue_bytes"
+            )
         self._seq += 1
         return Outbound(
             f"{self._id_prefix}-{self._seq}",
@@ -941,8 +951,8 @@ class Session:
                 self._actions.append(Settle(entry.id, False, error=str(exc)))
                 return False
             raise
-        if dropped is not None:
-            self._actions.append(Forget(dropped.id))
+        for old in dropped:
+            self._actions.append(Forget(old.id))
         if persist:
             self._actions.append(Persist(entry))
         link = self._link

@@ -9,7 +9,7 @@ short ``kind`` (for counting and once-per-kind logging) and a ``reason`` that sa
 kind           when
 =============  =====================================================================
 binary         the frame is not text (the adapter reports binary frames itself)
-too_large      longer than ``max_chars`` (1 MiB by default)
+too_large      longer than ``max_chars`` (``Options.max_frame_size``, 16 Mi by default)
 not_json       not JSON (includes NaN/Infinity, too deep nesting, over-long integers)
 not_object     JSON, but not an object
 no_type        an object without a string ``type``
@@ -68,8 +68,8 @@ __all__ = [
     "to_wire",
 ]
 
-#: Frames longer than this many characters are dropped unread.
-MAX_FRAME_CHARS: Final = 1 << 20
+#: Frames longer than this many characters are dropped unread (``Options.max_frame_size``).
+MAX_FRAME_CHARS: Final = 16 << 20
 #: Deeper JSON is dropped unread. In Pyodide the C JSON scanner overflows the browser's stack (a
 #: fatal RangeError that kills the interpreter) between 5,000 and 8,000 levels, before Python's
 #: recursion check can raise; no real message nests anywhere near this.
@@ -475,7 +475,11 @@ def parse(text: object, max_chars: int = MAX_FRAME_CHARS) -> Message | Drop:
             "binary", f"got a {type(text).__name__} frame; this client reads JSON text frames"
         )
     if len(text) > max_chars:
-        return Drop("too_large", f"frame of {len(text)} characters exceeds the {max_chars} limit")
+        return Drop(
+            "too_large",
+            f"a frame of {len(text)} characters exceeds the limit of {max_chars}: raise the "
+            "max_frame_size option to accept it",
+        )
     if len(text) > MAX_DEPTH and _too_deep(text):
         return Drop("not_json", f"JSON nested deeper than {MAX_DEPTH} levels")
     try:

@@ -28,7 +28,18 @@ class Outbound:
     """One outbound message. ``text`` is its JSON without the delivery id; ``tagged`` says
     whether the id can go on the wire (a JSON object that has no ``id`` of its own)."""
 
-    __slots__ = ("deadline", "id", "kind", "seq", "tagged", "text", "timeout", "type", "written_on")
+    __slots__ = (
+        "deadline",
+        "id",
+        "kind",
+        "seq",
+        "size",
+        "tagged",
+        "text",
+        "timeout",
+        "type",
+        "written_on",
+    )
 
     def __init__(
         self,
@@ -46,6 +57,7 @@ class Outbound:
         self.seq = seq
         self.kind = kind
         self.text = text
+        self.size = len(text.encode())  # UTF-8 bytes, for ``max_queue_bytes``
         self.tagged = tagged
         self.type = type
         self.timeout = timeout
@@ -73,18 +85,20 @@ class QueueFull(Exception):
 
 
 class Outbox:
-    """Outbound messages in creation order, at most ``limit`` of them.
+    """Outbound messages in creation order: at most ``limit`` of them and ``max_bytes`` of text.
 
-    When full, ``add`` drops the oldest *send* (counted in ``overflow``, the first drop of each
+    When full, ``add`` drops the oldest *sends* (counted in ``overflow``, the first drop of each
     overflow episode logged): the newest state of the page is worth more than the oldest. A
     request is never dropped to make room; if only requests are left, ``add`` raises `QueueFull`.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, max_bytes: int = 1 << 62) -> None:
         if limit < 1:
             raise ValueError(f"the queue limit must be at least 1, got {limit}")
         self.limit = limit
+        self.max_bytes = max_bytes
         self.overflow = 0
+        self.bytes = 0
         self._entries: dict[str, Outbound] = {}
         self._overflowing = False
 
@@ -101,22 +115,38 @@ class Outbox:
     def get(self, id: str) -> Outbound | None:
         return self._entries.get(id)
 
-    def add(self, entry: Outbound) -> Outbound | None:
-        """Keep ``entry`` last; return the send dropped to make room, if any."""
-        dropped = None
-        if len(self._entries) >= self.limit:
-            dropped = next((e for e in self._entries.values() if e.kind == "send"), None)
-            if dropped is None:
+    def add(self, entry: Outbound) -> list[Outbound]:
+        """Keep ``entry`` last; return the sends dropped to make room (oldest first). Raises
+        `QueueFull`, changing nothing, when dropping every send would not make room."""
+        count, size = len(self._entries) + 1, self.bytes + entry.size
+        dropped: list[Outbound] = []
+        if count > self.limit or size > self.max_bytes:
+            for old in self._entries.values():
+                if count <= self.limit and size <= self.max_bytes:
+                    break
+                if old.kind == "send":
+                    dropped.append(old)
+                    count -= 1
+                    size -= old.size
+            if count > self.limit or size > self.max_bytes:
                 raise QueueFull(
-                    f"the outbox holds {self.limit} unacknowledged requests (max_queue): "
-                    "wait for some to settle, or raise max_queue"
+                    f"the outbox is full of unacknowledged requests ({len(self._entries)} "
+                    f"messages, {self.bytes} bytes; max_queue {self.limit}, max_queue_bytes "
+                    f"{self.max_bytes}): wait for some to settle, or raise the limits"
                 )
-            del self._entries[dropped.id]
-            self.overflow += 1
+            for old in dropped:
+                self.remove(old.id)
+            self.overflow += len(dropped)
             if not self._overflowing:
                 self._overflowing = True
-                logger.warning("outbound queue full (%d messages): dropping the oldest", self.limit)
+                logger.warning(
+                    "outbound queue full (max_queue %d messages, max_queue_bytes %d): "
+                    "dropping the oldest",
+                    self.limit,
+                    self.max_bytes,
+                )
         self._entries[entry.id] = entry
+        self.bytes += entry.size
         return dropped
 
     def put_back(self, entries: list[Outbound]) -> None:
@@ -127,9 +157,12 @@ class Outbox:
             excess = max(0, len(merged) - self.limit)
             self.overflow += excess
             self._entries = {e.id: e for e in merged[excess:]}
+            self.bytes = sum(e.size for e in self._entries.values())
 
     def remove(self, id: str) -> Outbound | None:
         entry = self._entries.pop(id, None)
+        if entry is not None:
+            self.bytes -= entry.size
         if not self._entries:
             self._overflowing = False
         return entry

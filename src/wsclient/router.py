@@ -32,7 +32,7 @@ Store values, and how each update stays O(1)
 from __future__ import annotations
 
 import logging
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Final, Literal, TypeAlias, overload
@@ -141,13 +141,22 @@ class EventRouter:
     """Parses inbound frames and feeds the domain stores and the listeners.
 
     ``max_messages`` bounds the ``messages`` store; frames longer than ``max_frame_chars`` are
-    dropped unread.
+    dropped unread; ``processes`` keeps every running process and the ``keep_completed`` most
+    recently completed ones (older completed processes are removed).
     """
 
-    def __init__(self, max_messages: int = 100, max_frame_chars: int = MAX_FRAME_CHARS) -> None:
+    def __init__(
+        self,
+        max_messages: int = 100,
+        max_frame_chars: int = MAX_FRAME_CHARS,
+        keep_completed: int = 200,
+    ) -> None:
         if max_messages < 1:
             raise ValueError(f"max_messages must be at least 1, got {max_messages}")
         self._max_frame_chars = max_frame_chars
+        self._keep_completed = keep_completed
+        # Completed processes, oldest completion first: beyond keep_completed the oldest go.
+        self._completed: OrderedDict[str, None] = OrderedDict()
         self._listeners: dict[str, tuple[_Registration, ...]] = {}
         self._log: deque[Message] = deque(maxlen=max_messages)
 
@@ -326,6 +335,10 @@ class EventRouter:
             if dirty & _PROCESSES:
                 self._processes_store.set(MappingProxyType(self._processes))
 
+    def forget(self, project_id: str) -> None:
+        """Drop everything held for a project (its last local subscriber left)."""
+        self._forget_project(project_id)
+
     def drop_binary(self, size: int) -> None:
         """Count a binary frame of ``size`` bytes: this client only reads JSON text frames."""
         self._record_drop(
@@ -352,6 +365,7 @@ class EventRouter:
         stale = [pid for pid, info in self._processes.items() if info.project_id == project_id]
         for process_id in stale:
             del self._processes[process_id]
+            self._completed.pop(process_id, None)
         if stale:
             self._dirty |= _PROCESSES
 
@@ -368,6 +382,11 @@ class EventRouter:
             self._processes[state.process_id] = ProcessInfo(
                 project_id, state.process_id, state.status, state.progress, state.message
             )
+            if state.status == "completed":
+                self._completed[state.process_id] = None
+        while len(self._completed) > self._keep_completed:
+            oldest, _ = self._completed.popitem(last=False)
+            del self._processes[oldest]
         self._dirty |= _PROJECTS | _FILES | _PROCESSES
 
     def _apply_file(self, event: FileEvent) -> None:
@@ -395,16 +414,23 @@ class EventRouter:
         else:
             progress = previous.progress if event.progress is None else event.progress
             message = previous.message if event.message is None else event.message
+        process_id = event.process_id
         if event.type == "process.completed":
             status: Literal["running", "completed"] = "completed"
             if event.progress is None:
                 progress = 1.0
+            self._completed[process_id] = None
+            self._completed.move_to_end(process_id)
         else:
             status = "running"
-        self._processes[event.process_id] = ProcessInfo(
-            event.project_id, event.process_id, status, progress, message
+            self._completed.pop(process_id, None)
+        self._processes[process_id] = ProcessInfo(
+            event.project_id, process_id, status, progress, message
         )
         self._dirty |= _PROCESSES
+        while len(self._completed) > self._keep_completed:
+            oldest, _ = self._completed.popitem(last=False)
+            del self._processes[oldest]
 
     # --- drops and errors --------------------------------------------------------------------
 

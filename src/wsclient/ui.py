@@ -9,12 +9,22 @@ events costs one render per frame, not one per message.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import browser
+from .activity import SPARK_SAMPLES, Rate, Timeline, eta, sparkline
 from .core import Health, State
-from .messages import Message, to_wire
+from .messages import (
+    FileEvent,
+    FileInfo,
+    Message,
+    ProcessEvent,
+    ProjectEvent,
+    ProjectSnapshot,
+    to_wire,
+)
 from .router import ProcessInfo
 from .status import status_view
 from .stores import Readable
@@ -96,6 +106,125 @@ FEED_LENGTH = 50  # events shown in the feed, newest first
 FEED_INTERVAL = 0.1
 
 
+_LISTS = frozenset({"projects", "processes", "files"})
+
+#: Rows each list shows at first; "Show more" adds this many again.
+ROWS = 50
+
+
+class KeyedList:
+    """A bounded list of rows keyed by what they show, most recently changed first.
+
+    ``changed(key)`` marks a row; ``render()`` touches only the marked rows and the rows shown, so
+    a frame costs O(changes + rows shown), whatever the number of keys behind the list. At most
+    ``limit`` rows are in the DOM; a footer says how many more there are and a "Show more" button
+    raises the limit. ``lookup(key)`` gives a row's current value (None: the row is gone, e.g.
+    deleted or dropped by retention), ``fill(element, key, value)`` writes it, and ``total()``
+    counts the keys there are.
+    """
+
+    def __init__(
+        self,
+        container: Any,
+        lookup: Callable[[Any], Any],
+        fill: Callable[[Any, Any, Any], None],
+        total: Callable[[], int],
+        tag: str = "li",
+    ) -> None:
+        self._container = container
+        self._lookup = lookup
+        self._total = total
+        self._fill = fill
+        self._tag = tag
+        self.limit = ROWS
+        self._recent: OrderedDict[Any, None] = OrderedDict()  # every key, most recent last
+        self._shown: OrderedDict[Any, Any] = OrderedDict()  # key -> element, most recent last
+        self._changed: dict[Any, None] = {}  # marked since the last render, in order
+        self._more = _el("button", "more")
+        self._more.setAttribute("type", "button")
+        self._footer = _el("div", "list-footer")
+        self._footer.append(self._more)
+        self._footer.hidden = True
+        container.after(self._footer)
+        self._remove_listener = browser.listen(self._more, "click", self._show_more)
+
+    def __len__(self) -> int:
+        return len(self._recent)
+
+    def changed(self, key: Any) -> None:
+        self._changed[key] = None
+
+    def _show_more(self, _event: Any) -> None:
+        self.limit += ROWS
+        self.render()
+
+    def render(self) -> None:
+        changed, self._changed = self._changed, {}
+        recent, shown = self._recent, self._shown
+        for key in changed:
+            value = self._lookup(key)
+            element = shown.pop(key, None)
+            if value is None:
+                recent.pop(key, None)
+                if element is not None:
+                    element.remove()
+                continue
+            recent[key] = None
+            recent.move_to_end(key)
+            if element is None:
+                element = browser.document.createElement(self._tag)
+            self._fill(element, key, value)
+            self._container.prepend(element)
+            shown[key] = element
+        for key in [k for k in shown if self._lookup(k) is None]:  # removed behind our back
+            shown.pop(key).remove()
+            recent.pop(key, None)
+        while len(shown) > self.limit:  # the least recently changed rows leave the DOM
+            _, element = shown.popitem(last=False)
+            element.remove()
+        if len(shown) < self.limit and len(recent) > len(shown):
+            self._backfill()
+        total = self._total()
+        if len(recent) > 2 * total + ROWS:  # keys removed while not shown: prune, amortized O(1)
+            for key in [k for k in recent if self._lookup(k) is None]:
+                del recent[key]
+        hidden = max(0, total - len(shown))
+        self._footer.hidden = hidden == 0
+        self._more.textContent = f"{hidden} more \u2013 show {min(ROWS, hidden)} more"
+
+    def _backfill(self) -> None:
+        """Rows freed by removals are taken by the next most recent keys, at the bottom."""
+        missing: list[Any] = []
+        for key in reversed(self._recent):
+            if len(self._shown) + len(missing) >= self.limit:
+                break
+            if key not in self._shown:
+                missing.append(key)
+        for key in missing:
+            value = self._lookup(key)
+            if value is None:
+                self._recent.pop(key, None)
+                continue
+            element = browser.document.createElement(self._tag)
+            self._fill(element, key, value)
+            self._container.append(element)
+            self._shown[key] = element
+            self._shown.move_to_end(key, last=False)
+
+    def refresh(self) -> None:
+        """Write the shown rows again (something they show besides their value changed)."""
+        for key, element in self._shown.items():
+            value = self._lookup(key)
+            if value is not None:
+                self._fill(element, key, value)
+
+    def close(self) -> None:
+        self._remove_listener()
+
+
+#: The feed hides these unless "Show heartbeats" is ticked: the link's own keep-alive traffic.
+HEARTBEAT_TYPES = frozenset({"pong", "system.heartbeat"})
+
 #: What a subscribed project's chip says when it is not simply live (docs/protocol.md).
 SYNC_LABELS = {
     "recovering": "catching up\u2026",
@@ -130,8 +259,70 @@ class Dashboard:
         }
         for name, store in sources.items():
             self._disposers.append(store.subscribe(self._marker(name)))
+        # The stores' values are live views: read at render time, they are up to date.
+        projects, processes, files = (self._values[k] for k in ("projects", "processes", "files"))
+        self._projects = KeyedList(
+            self._by_id("projects"), projects.get, self._fill_project, lambda: len(projects)
+        )
+        self._processes = KeyedList(
+            self._by_id("processes"), processes.get, self._fill_process, lambda: len(processes)
+        )
+        self._files = KeyedList(
+            self._by_id("files"),
+            lambda key: files.get(key[0], {}).get(key[1]),
+            self._fill_file,
+            lambda: sum(len(by_path) for by_path in files.values()),
+        )
+        self._disposers.append(client.on("*", self._on_message))
+        self._timeline = Timeline()
+        self._rate = Rate()
+        self._received = 0  # messages counted by _on_message since the last tick
+        self._rtts: deque[float] = deque(maxlen=SPARK_SAMPLES)
+        self._progress_seen: dict[str, tuple[float, float]] = {}  # first (time, progress) seen
+        self._ticker = browser.Ticker(self._tick, 1000)
+        self._ticker.start()
         self._wire_controls()
         root.setAttribute("aria-busy", "false")
+
+    def _tick(self) -> None:
+        """Once a second: the timeline moves on, the rate is read."""
+        now = self._client.clock()
+        self._rate.add(now, self._received)
+        self._received = 0
+        self._by_id("rate").textContent = f"{self._rate.per_second(now):.0f}"
+        self._draw_timeline(now)
+
+    def _draw_timeline(self, now: float) -> None:
+        strip = []
+        for status, start, width in self._timeline.segments(now):
+            segment = _el("span", f"segment {status}")
+            segment.style.left = f"{start * 100:.2f}%"
+            segment.style.width = f"{width * 100:.2f}%"
+            segment.setAttribute("title", status)
+            strip.append(segment)
+        self._by_id("timeline").replaceChildren(*strip)
+        count = self._timeline.reconnects(now)
+        self._by_id("reconnects").textContent = (
+            f"\u00b7 {count} reconnect{'s' if count != 1 else ''}" if count else ""
+        )
+
+    def _on_message(self, message: Message) -> None:
+        """Mark the rows a domain event changed (the stores already hold its effect)."""
+        self._received += 1
+        kind = type(message)
+        if kind is FileEvent:
+            self._files.changed((message.project_id, message.file.path))  # type: ignore[union-attr]
+        elif kind is ProcessEvent:
+            self._processes.changed(message.process_id)  # type: ignore[union-attr]
+        elif kind is ProjectEvent:
+            self._projects.changed(message.project_id)  # type: ignore[union-attr]
+        elif kind is ProjectSnapshot:
+            snapshot: ProjectSnapshot = message  # type: ignore[assignment]
+            self._projects.changed(snapshot.project_id)
+            for file in snapshot.files:
+                self._files.changed((snapshot.project_id, file.path))
+            for process in snapshot.processes:
+                self._processes.changed(process.process_id)
 
     def _marker(self, name: str) -> Callable[[Any], None]:
         def mark(value: Any) -> None:
@@ -152,7 +343,13 @@ class Dashboard:
             browser.listen(self._by_id("subscribe-form"), "submit", self._on_subscribe),
             browser.listen(self._by_id("send-form"), "submit", self._on_send),
             browser.listen(self._by_id("subscriptions"), "click", self._on_chip_click),
+            browser.listen(self._by_id("feed-heartbeats"), "change", self._on_feed_toggle),
         ]
+
+    def _on_feed_toggle(self, _event: Any) -> None:
+        self._dirty.add("feed")
+        self._feed_drawn_at = float("-inf")
+        self._frame.request()
 
     def _on_subscribe(self, event: Any) -> None:
         event.preventDefault()
@@ -187,10 +384,22 @@ class Dashboard:
                 self._frame.request()
             else:
                 self._feed_drawn_at = now
-        for name in dirty:
+        lists = dirty & _LISTS
+        for name in dirty - lists:
             getattr(self, f"_render_{name}")(self._values[name])
+        if lists:  # row by row: only what changed, and what is shown
+            self._projects.render()
+            self._processes.render()
+            self._files.render()
 
     def _render_health(self, health: Health) -> None:
+        now = self._client.clock()
+        self._timeline.record(now, health.state.value)
+        self._draw_timeline(now)
+        if health.rtt is not None and (not self._rtts or self._rtts[-1] != health.rtt):
+            self._rtts.append(health.rtt)
+            spark = self._by_id("rtt-spark").querySelector("polyline")
+            spark.setAttribute("points", sparkline(list(self._rtts), 120.0, 22.0))
         self._by_id("queue-depth").textContent = str(health.queue_depth)
         self._by_id("queue-overflow").textContent = str(health.queue_overflow)
         rtt = NOTHING if health.rtt is None else f"{health.rtt * 1000:.0f} ms"
@@ -206,8 +415,7 @@ class Dashboard:
 
     def _render_sync(self, _sync: Mapping[str, str]) -> None:
         self._render_subscriptions(self._values.get("subscriptions", ()))
-        if "projects" in self._values:
-            self._render_projects(self._values["projects"])
+        self._projects.refresh()
 
     def _render_subscriptions(self, projects: tuple[str, ...]) -> None:
         sync = self._values.get("sync", {})
@@ -226,54 +434,50 @@ class Dashboard:
             chips.append(chip)
         self._by_id("subscriptions").replaceChildren(*chips)
 
-    def _render_projects(self, projects: Mapping[str, Mapping[str, Any]]) -> None:
-        sync = self._values.get("sync", {})
-        items = []
-        for project_id, data in projects.items():
-            item = _el("li")
-            item.setAttribute("data-project", project_id)
-            if project_id in sync:
-                item.setAttribute("data-sync", sync[project_id])
-            name = data.get("name") if isinstance(data, Mapping) else None
-            item.append(_el("strong", text=str(name or project_id)))
-            status = data.get("status") if isinstance(data, Mapping) else None
-            detail = f"  {project_id}" + (f" \u00b7 {status}" if status else "")
-            item.append(_el("span", "muted", detail))
-            items.append(item)
-        self._by_id("projects").replaceChildren(*items)
+    def _fill_project(self, item: Any, project_id: str, data: Mapping[str, Any]) -> None:
+        item.setAttribute("data-project", project_id)
+        status = self._values.get("sync", {}).get(project_id)
+        if status is not None:
+            item.setAttribute("data-sync", status)
+        name = data.get("name") if isinstance(data, Mapping) else None
+        state = data.get("status") if isinstance(data, Mapping) else None
+        detail = f"  {project_id}" + (f" \u00b7 {readable(state)}" if state else "")
+        item.replaceChildren(
+            _el("strong", text=readable(name) if name else project_id), _el("span", "muted", detail)
+        )
 
-    def _render_processes(self, processes: Mapping[str, ProcessInfo]) -> None:
-        items = []
-        for info in processes.values():
-            item = _el("li")
-            item.setAttribute("data-process", info.process_id)
-            item.setAttribute("data-state", info.status)
-            item.append(_el("div", text=f"{info.process_id} ({info.project_id}) · {info.status}"))
-            bar = _el("progress")
-            bar.max = 1
-            bar.value = 1 if info.status == "completed" else (info.progress or 0)
-            bar.setAttribute("aria-label", f"{info.process_id} progress")
-            item.append(bar)
-            if info.message:
-                item.append(_el("div", "muted", info.message))
-            items.append(item)
-        self._by_id("processes").replaceChildren(*items)
+    def _fill_process(self, item: Any, _process_id: str, info: ProcessInfo) -> None:
+        item.setAttribute("data-process", info.process_id)
+        item.setAttribute("data-state", info.status)
+        bar = _el("progress")
+        bar.max = 1
+        bar.value = 1 if info.status == "completed" else (info.progress or 0)
+        bar.setAttribute("aria-label", f"{info.process_id} progress")
+        label = f"{info.process_id} ({info.project_id}) · {info.status}"
+        if info.status == "completed" or info.progress is None:
+            self._progress_seen.pop(info.process_id, None)
+        else:
+            now = self._client.clock()
+            first = self._progress_seen.setdefault(info.process_id, (now, info.progress))
+            remaining = eta(first, (now, info.progress))
+            if remaining is not None:
+                label += f" · ETA {remaining:.0f} s"
+        children = [_el("div", text=label), bar]
+        if info.message:
+            children.append(_el("div", "muted", info.message))
+        item.replaceChildren(*children)
 
-    def _render_files(self, files: Mapping[str, Mapping[str, Any]]) -> None:
-        groups = []
-        for project_id, by_path in files.items():
-            group = _el("div", "files-project")
-            group.append(_el("h3", text=project_id))
-            listing = _el("ul", "list")
-            for path, info in by_path.items():
-                entry = _el("li", text=f"{info.name} · {info.asset_type} · {human_size(info.size)}")
-                entry.setAttribute("title", path)
-                listing.append(entry)
-            group.append(listing)
-            groups.append(group)
-        self._by_id("files").replaceChildren(*groups)
+    def _fill_file(self, item: Any, key: tuple[str, str], info: FileInfo) -> None:
+        project_id, path = key
+        item.setAttribute("title", path)
+        item.setAttribute("data-project", project_id)
+        item.textContent = (
+            f"{info.name} · {info.asset_type} · {human_size(info.size)} · {project_id}"
+        )
 
     def _render_feed(self, window: Sequence[Message]) -> None:
+        if not self._by_id("feed-heartbeats").checked:
+            window = [m for m in window if m.type not in HEARTBEAT_TYPES]
         items = []
         for message in reversed(window[-FEED_LENGTH:]):
             item = _el("li")
@@ -286,7 +490,18 @@ class Dashboard:
     def close(self) -> None:
         for dispose in self._disposers:
             dispose()
+        for rows in (self._projects, self._processes, self._files):
+            rows.close()
+        self._ticker.close()
         self._frame.close()
+
+
+def default_projects() -> list[str]:
+    """The projects the page's dashboard subscribes when the URL names none
+    (``<main id="dashboard" data-projects="alpha,beta">``)."""
+    root = browser.element_by_id("dashboard")
+    names = str(root.getAttribute("data-projects") or "") if root is not None else ""
+    return [name.strip() for name in names.split(",") if name.strip()]
 
 
 def mount_dashboard(client: Client) -> Dashboard | None:
@@ -305,6 +520,13 @@ def human_size(size: int) -> str:
             return f"{value:.1f} {unit}"
         value /= 1000
     return f"{value:.1f} GB"
+
+
+def readable(value: object) -> str:
+    """A value as people read it: strings as they are, anything else as JSON (never repr)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def describe(message: Message) -> str:

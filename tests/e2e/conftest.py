@@ -87,6 +87,7 @@ def app(
     page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
 
     def open_app(path: str = "/index.html", **query: Any) -> Page:
+        query.setdefault("project", "")  # no default subscription unless a test asks for one
         qs = urllib.parse.urlencode(query)
         page.goto(f"{server.url}{path.lstrip('/')}" + (f"?{qs}" if qs else ""))
         try:

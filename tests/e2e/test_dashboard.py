@@ -149,3 +149,134 @@ def test_widget_embeds_in_another_page(app: Any, server: ServerThread) -> None:
     page.evaluate("() => window.wsclient.disconnect()")
     expect(widgets.nth(0)).to_have_attribute("data-status", "disconnected")
     expect(widgets.nth(1)).to_have_attribute("data-status", "disconnected")
+
+
+def test_the_feed_hides_heartbeats_until_asked(app: Any, server: ServerThread) -> None:
+    """Pongs and server heartbeats stay out of the feed; "Show heartbeats" brings them in."""
+    page: Page = app()
+    expect(page.locator(STATUS)).to_have_attribute("data-status", "connected")
+    server.burst(
+        [json.dumps({"type": "system.heartbeat"}), json.dumps({"type": "pong"})] * 20
+        + [json.dumps({"type": "chat.message", "n": 1})]
+    )
+    page.wait_for_function("() => document.querySelector('#feed li')?.textContent.includes('n')")
+    types = page.eval_on_selector_all("#feed li .type", "els => els.map(e => e.textContent)")
+    assert "pong" not in types and "system.heartbeat" not in types
+    page.check("#feed-heartbeats")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#feed li .type')]"
+        ".some(e => e.textContent === 'system.heartbeat')"
+    )
+
+
+def test_structured_project_names_read_as_json_not_python(app: Any, server: ServerThread) -> None:
+    """A project whose data.name is an object shows JSON, never a Python repr."""
+    page: Page = app()
+    expect(page.locator(STATUS)).to_have_attribute("data-status", "connected")
+    data = {"name": {"en": "Alpha", "ok": True}, "status": ["a", None]}
+    server.send(text=json.dumps({"type": "project.updated", "project_id": "p1", "data": data}))
+    item = page.locator('#projects li[data-project="p1"]')
+    expect(item.locator("strong")).to_have_text('{"en": "Alpha", "ok": true}')
+    expect(item).to_contain_text('["a", null]')
+
+
+def test_lists_stay_bounded_whatever_the_store_sizes(app: Any, server: ServerThread) -> None:
+    """2,000 files and 300 finished processes: 50 rows each in the DOM, the newest first, a
+    footer counting the rest, and "show more" adding 50; completed processes are retained up to
+    keep_completed."""
+    page: Page = app(keep_completed=100)
+    expect(page.locator(STATUS)).to_have_attribute("data-status", "connected")
+    files = [
+        json.dumps(
+            {
+                "type": "file.uploaded",
+                "project_id": "big",
+                "file": {"name": f"f{n}.txt", "path": f"/f{n}.txt", "size": n, "asset_type": "doc"},
+            }
+        )
+        for n in range(2000)
+    ]
+    done = [
+        json.dumps({"type": t, "project_id": "big", "process_id": f"p{n}"})
+        for n in range(300)
+        for t in ("process.started", "process.completed")
+    ]
+    server.burst(files + done)
+    footer = page.locator("#files + .list-footer button")
+    expect(footer).to_have_text("1950 more \u2013 show 50 more", timeout=20_000)
+    assert page.locator("#files li").count() == 50
+    expect(page.locator("#files li").first).to_contain_text("f1999.txt")
+    expect(page.locator("#processes + .list-footer button")).to_have_text(
+        "50 more \u2013 show 50 more"
+    )
+    assert page.locator("#processes li").count() == 50
+    footer.click()
+    expect(page.locator("#files li")).to_have_count(100)
+    expect(page.locator("#files li").last).to_contain_text("f1900.txt")
+
+
+def test_a_deleted_file_leaves_the_list_and_the_next_one_takes_its_row(
+    app: Any, server: ServerThread
+) -> None:
+    """Removing a shown row frees its place for the next most recent one (no gap, no stale row)."""
+    page: Page = app()
+    expect(page.locator(STATUS)).to_have_attribute("data-status", "connected")
+
+    def file(type_: str, n: int) -> str:
+        info = {"name": f"f{n}.txt", "path": f"/f{n}.txt", "size": 1, "asset_type": "doc"}
+        return json.dumps({"type": type_, "project_id": "p", "file": info})
+
+    server.burst([file("file.uploaded", n) for n in range(60)])
+    expect(page.locator("#files li").first).to_contain_text("f59.txt")
+    server.burst([file("file.deleted", 59), file("file.deleted", 30)])
+    expect(page.locator("#files li").first).to_contain_text("f58.txt")
+    texts = page.eval_on_selector_all("#files li", "els => els.map(e => e.textContent)")
+    assert len(texts) == 50
+    assert not any("f59.txt" in t or "f30.txt" in t for t in texts)
+    assert "f8.txt" in texts[-1]
+
+
+def test_first_load_subscribes_the_default_project_and_shows_live_events(
+    page: Page, server: ServerThread
+) -> None:
+    """index.html with no ?project= subscribes its default project (alpha): a newcomer sees
+    demo events at once, and its chip is there."""
+    server.set_demo(True)
+    page.goto(f"{server.url}index.html")
+    expect(page.locator("#subscriptions li")).to_have_count(1, timeout=60_000)
+    expect(page.locator("#subscriptions li").first).to_contain_text("alpha")
+    expect(page.locator("#feed li").first).to_be_visible(timeout=15_000)
+
+
+def test_project_parameter_names_the_projects(app: Any, server: ServerThread) -> None:
+    """?project=alpha,beta subscribes both, in order."""
+    page: Page = app(project="alpha,beta")
+    server.wait_for(
+        lambda s: (
+            [m["project_id"] for m in s.connections[-1].messages_of_type("subscribe")]
+            == ["alpha", "beta"]
+        )
+    )
+    expect(page.locator("#subscriptions li")).to_have_count(2)
+
+
+def test_log_debug_prints_one_line_per_state_change_and_nothing_per_message(
+    app: Any, page: Page, server: ServerThread
+) -> None:
+    """?log=debug: the console gets the state changes, not the traffic."""
+    lines: list[str] = []
+    page.on("console", lambda m: lines.append(m.text) if m.text.startswith("wsclient") else None)
+    page = app(log="debug", backoff_initial=50, backoff_after_drop=50, min_uptime=1)
+    expect(page.locator(STATUS)).to_have_attribute("data-status", "connected")
+    server.burst([json.dumps({"type": "chat.message", "n": n}) for n in range(500)])
+    server.drop()
+    expect(page.locator(STATUS)).to_have_attribute("data-status", "reconnecting")
+    expect(page.locator(STATUS)).to_have_attribute("data-status", "connected")
+    changes = [line for line in lines if "connection " in line and "->" in line]
+    assert changes == [
+        "wsclient INFO: connection disconnected -> connecting (connect)",
+        "wsclient INFO: connection connecting -> connected (socket_opened)",
+        "wsclient INFO: connection connected -> reconnecting (connection lost)",
+        "wsclient INFO: connection reconnecting -> connected (socket_opened)",
+    ]
+    assert len(lines) < 20, lines

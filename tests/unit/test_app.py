@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fakes import FakePort
 
@@ -173,3 +175,16 @@ def test_removing_a_listener_twice_is_harmless() -> None:
     page.opened()
     page.frames('{"type": "x"}')
     assert calls == ["second"]
+
+
+def test_the_frame_limit_is_an_option_and_a_drop_says_how_to_raise_it() -> None:
+    """?max_frame_size=: a longer frame is dropped, counted, and its reason names the option."""
+    page = Page("http://x.test/?max_frame_size=50")
+    page.client.connect()
+    page.opened()
+    page.frames(json.dumps({"type": "big", "pad": "x" * 60}))
+    page.frames(json.dumps({"type": "small"}))
+    dropped = get(page.client.dropped)["too_large"]
+    assert dropped.count == 1
+    assert "max_frame_size" in dropped.last_reason
+    assert [m.type for m in get(page.client.messages)][-1] == "small"

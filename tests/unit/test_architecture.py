@@ -10,7 +10,18 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "wsclient"
 FFI_MODULES = {"js", "pyodide", "pyscript"}
 #: Modules that may not touch the browser, the clock, or anything with I/O.
-PURE = ["core", "driver", "backoff", "outbound", "stores", "messages", "router", "config", "status"]
+PURE = [
+    "activity",
+    "core",
+    "driver",
+    "backoff",
+    "outbound",
+    "stores",
+    "messages",
+    "router",
+    "config",
+    "status",
+]
 CLOCK_OR_IO = {"time", "datetime", "asyncio", "socket", "threading", "os", "select"}
 
 

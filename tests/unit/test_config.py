@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -9,8 +10,10 @@ import pytest
 
 from wsclient.config import (
     ConfigError,
+    log_level,
     options_from_query,
     page_options,
+    projects_from_query,
     query_parameters,
     resolve_url,
 )
@@ -137,6 +140,9 @@ def test_page_options_are_the_options_fields_with_a_page_unit() -> None:
         "connect_timeout": "ms",
         "min_uptime": "ms",
         "max_queue": "count",
+        "max_queue_bytes": "count",
+        "max_frame_size": "count",
+        "keep_completed": "count",
         "backoff_after_drop": "ms",
     }
 
@@ -161,3 +167,20 @@ def test_readme_options_table_matches_the_options() -> None:
         for name, unit in page_options().items()
     }
     assert table == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [({}, None), ({"project": ""}, []), ({"project": " alpha, beta,,alpha "}, ["alpha", "beta"])],
+)
+def test_projects_named_in_the_page_url(query: dict[str, str], expected: list[str] | None) -> None:
+    """?project=a,b names the projects to subscribe; absent means "the page's default"."""
+    assert projects_from_query(query) == expected
+
+
+def test_log_levels_from_the_page_url() -> None:
+    """?log= picks the console level; an unknown one says what is accepted."""
+    assert log_level({}) == logging.WARNING
+    assert log_level({"log": "DEBUG"}) == logging.DEBUG
+    with pytest.raises(ConfigError, match="debug, info, warning, error"):
+        log_level({"log": "verbose"})

@@ -3,6 +3,7 @@ subscriptions."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -177,3 +178,22 @@ def test_unsubscribe_without_subscriber_is_harmless(caplog: pytest.LogCaptureFix
     b.closed(1006)
     b.until_deadline()
     assert sent(b.opened()) == [sub("p1")]
+
+
+def test_the_outbox_is_bounded_by_bytes_too() -> None:
+    """Past max_queue_bytes the oldest sends make room; memory stays bounded by bytes."""
+    b = FakeBrowser(Options(max_queue_bytes=110))
+    for n in range(5):
+        b.send(json.dumps({"type": "m", "n": n, "pad": "x" * 20}))  # 52 bytes each
+    health = b.core.health()
+    assert (health.queue_depth, health.queue_overflow) == (2, 3)
+    b.connect()
+    assert [json.loads(a.text)["n"] for a in b.opened() if isinstance(a, SendText)] == [3, 4]
+
+
+def test_a_message_larger_than_the_byte_bound_is_refused_saying_which_option() -> None:
+    """One message over max_queue_bytes raises before anything is queued."""
+    b = FakeBrowser(Options(max_queue_bytes=10))
+    with pytest.raises(ValueError, match="max_queue_bytes"):
+        b.send('{"type": "too big for ten bytes"}')
+    assert b.core.health().queue_depth == 0

@@ -497,3 +497,30 @@ def test_a_raising_subscriber_in_publish_is_counted_not_raised(router: EventRout
     router.publish()
     assert get(router.errors).count == before + 1
     assert get(router.processes)["p1"].status == "running"
+
+
+def test_only_the_most_recent_completed_processes_are_kept() -> None:
+    """Running processes all stay; beyond keep_completed the oldest completed ones go."""
+    router = EventRouter(keep_completed=2)
+    for n in range(4):
+        feed(router, process_frame("process.started", f"p{n}"))
+    for n in range(3):
+        feed(router, process_frame("process.completed", f"p{n}"))
+    assert sorted(get(router.processes)) == ["p1", "p2", "p3"]
+    feed(router, process_frame("process.started", "p1"))  # restarted: running again, kept
+    feed(router, process_frame("process.completed", "p3"))
+    assert sorted(get(router.processes)) == ["p1", "p2", "p3"]
+
+
+def test_forgetting_a_project_drops_its_data_files_and_processes() -> None:
+    """The last local subscriber left: nothing of the project stays in the stores."""
+    router = EventRouter()
+    feed(router, frame("project.created", project_id="p", data={"v": 1}))
+    feed(router, file_frame("file.uploaded", "p", "a.txt"))
+    feed(router, process_frame("process.started", "x"))
+    feed(router, frame("project.created", project_id="q", data={}))
+    router.forget("p")
+    router.publish()
+    assert dict(get(router.projects)) == {"q": {}}
+    assert dict(get(router.files)) == {}
+    assert dict(get(router.processes)) == {}

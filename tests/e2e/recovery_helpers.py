@@ -85,9 +85,15 @@ STREAM_RECORDER_JS = """
 DOM_STATE_JS = """
 (p) => {
   const files = {};
-  for (const group of document.querySelectorAll("#files .files-project")) {
-    if (group.querySelector("h3").textContent !== p) continue;
-    for (const li of group.querySelectorAll("li")) files[li.getAttribute("title")] = li.textContent;
+  // Rows carry data-project (text ending " · <project>"), or sit in a group headed by it.
+  for (const li of document.querySelectorAll("#files li[title]")) {
+    const project = li.dataset.project
+      ?? li.closest(".files-project")?.querySelector("h3")?.textContent;
+    if (project !== p) continue;
+    const suffix = ` \u00b7 ${p}`;
+    const text = li.textContent;
+    const tagged = li.dataset.project !== undefined && text.endsWith(suffix);
+    files[li.getAttribute("title")] = tagged ? text.slice(0, -suffix.length) : text;
   }
   const processes = {};
   for (const li of document.querySelectorAll("#processes li[data-process]")) {

@@ -25,7 +25,7 @@ from .config import (
 )
 from .core import Health, Options, Session, Settle, State, SyncStatus
 from .driver import Driver, Port
-from .messages import GenericMessage, Message, serialize
+from .messages import MAX_DEPTH, GenericMessage, Message, serialize, too_deep
 from .outbound import Outbound
 from .records import replace
 from .router import ConnectionState, EventRouter
@@ -171,7 +171,7 @@ class Client:
     def send_text(self, text: str) -> None:
         """``send`` for a message already serialized as JSON (the page's JS API uses
         ``JSON.stringify``)."""
-        message = json.loads(text)
+        message = _loads(text)
         self.driver.send_text(text, tagged=isinstance(message, dict) and "id" not in message)
 
     def request(
@@ -204,7 +204,7 @@ class Client:
 
     def request_text(self, text: str, timeout: float = DEFAULT_REQUEST_TIMEOUT) -> str:
         """``start_request`` for a message already serialized as a JSON object."""
-        message = json.loads(text)
+        message = _loads(text)
         if not isinstance(message, dict):
             raise TypeError(f"a request must be a JSON object, got {text[:40]!r}")
         if "id" in message:
@@ -315,6 +315,13 @@ class Client:
 
     def _publish_config_error(self) -> None:
         self.on_health(self.core.health())
+
+
+def _loads(text: str) -> object:
+    """JSON text handed to the client, read without risking the interpreter's stack."""
+    if len(text) > MAX_DEPTH and too_deep(text):
+        raise ValueError(f"cannot send JSON nested deeper than {MAX_DEPTH} levels: flatten it")
+    return json.loads(text)
 
 
 def _project_id(project_id: object) -> str:

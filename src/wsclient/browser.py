@@ -204,7 +204,8 @@ class BrowserPort:
             js.clearTimeout(self._timer_handle)
             self._timer_handle = None
         if delay is not None:
-            self._timer_handle = js.setTimeout(self._on_timer, delay * 1000.0)
+            # Browsers fire a timeout over 2**31 - 1 ms at once; the core re-arms a long wait.
+            self._timer_handle = js.setTimeout(self._on_timer, min(delay * 1000.0, 2**31 - 1))
 
     def save(self, entry: Outbound) -> None:
         self._outbox.save(entry, self._clock())

@@ -66,6 +66,7 @@ __all__ = [
     "parse",
     "serialize",
     "to_wire",
+    "too_deep",
 ]
 
 #: Frames longer than this many characters are dropped unread (``Options.max_frame_size``).
@@ -480,7 +481,7 @@ def parse(text: object, max_chars: int = MAX_FRAME_CHARS) -> Message | Drop:
             f"a frame of {len(text)} characters exceeds the limit of {max_chars}: raise the "
             "max_frame_size option to accept it",
         )
-    if len(text) > MAX_DEPTH and _too_deep(text):
+    if len(text) > MAX_DEPTH and too_deep(text):
         return Drop("not_json", f"JSON nested deeper than {MAX_DEPTH} levels")
     try:
         obj, end = _scan(text, 0)
@@ -504,7 +505,7 @@ def parse(text: object, max_chars: int = MAX_FRAME_CHARS) -> Message | Drop:
     return validator(obj, type_, timestamp)
 
 
-def _too_deep(text: str) -> bool:
+def too_deep(text: str) -> bool:
     """Whether ``text`` nests arrays/objects more than ``MAX_DEPTH`` deep (strings skipped)."""
     if text.count("[") + text.count("{") <= MAX_DEPTH:
         return False  # the common case, at C speed: too few brackets to nest that deep

@@ -21,9 +21,10 @@ Store values, and how each update stays O(1)
 - ``messages``: a tuple of the last ``max_messages`` messages, oldest first, made once per
   ``publish`` (i.e. per batch of frames, not per message) from a bounded deque.
 - ``projects`` (project_id -> data), ``files`` (project_id -> path -> `FileInfo`) and
-  ``processes`` (process_id -> `ProcessInfo`): read-only *live* views (``MappingProxyType``) of
-  dicts the router updates in place. Each change sets a new view object, so subscribers are
-  notified (and identity checks see a change), but no dict is copied. A kept view shows the
+  ``processes`` (project_id -> process_id -> `ProcessInfo`: ids are per project): read-only
+  *live* views (``MappingProxyType``) of dicts the router updates in place. Each change sets a
+  new view object, so subscribers are notified (and identity checks see a change), but no dict
+  is copied. A kept view shows the
   latest state, not the state at notification time: copy it (``dict(view)``) to keep a snapshot.
 - ``state``: a frozen `ConnectionState`, set by the connection adapter; ``is_connected`` is
   derived from it and only notifies when it flips.
@@ -156,7 +157,7 @@ class EventRouter:
         self._max_frame_chars = max_frame_chars
         self._keep_completed = keep_completed
         # Completed processes, oldest completion first: beyond keep_completed the oldest go.
-        self._completed: OrderedDict[str, None] = OrderedDict()
+        self._completed: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._listeners: dict[str, tuple[_Registration, ...]] = {}
         self._log: deque[Message] = deque(maxlen=max_messages)
 
@@ -170,9 +171,10 @@ class EventRouter:
         self._files_store: Writable[Mapping[str, Mapping[str, FileInfo]]] = writable(
             MappingProxyType(self._files_views)
         )
-        self._processes: dict[str, ProcessInfo] = {}
-        self._processes_store: Writable[Mapping[str, ProcessInfo]] = writable(
-            MappingProxyType(self._processes)
+        self._processes: dict[str, dict[str, ProcessInfo]] = {}
+        self._processes_views: dict[str, Mapping[str, ProcessInfo]] = {}
+        self._processes_store: Writable[Mapping[str, Mapping[str, ProcessInfo]]] = writable(
+            MappingProxyType(self._processes_views)
         )
         self._dropped: dict[str, DropStats] = {}
         self._dropped_store: Writable[Mapping[str, DropStats]] = writable(
@@ -192,8 +194,10 @@ class EventRouter:
         self.projects: Readable[Mapping[str, dict[str, Any]]] = readonly(self._projects_store)
         #: project_id -> path -> `FileInfo` of the files uploaded and not deleted.
         self.files: Readable[Mapping[str, Mapping[str, FileInfo]]] = readonly(self._files_store)
-        #: process_id -> `ProcessInfo`.
-        self.processes: Readable[Mapping[str, ProcessInfo]] = readonly(self._processes_store)
+        #: project_id -> process_id -> `ProcessInfo` (process ids are per project).
+        self.processes: Readable[Mapping[str, Mapping[str, ProcessInfo]]] = readonly(
+            self._processes_store
+        )
         #: drop kind -> `DropStats`.
         self.dropped: Readable[Mapping[str, DropStats]] = readonly(self._dropped_store)
         #: Errors raised by listeners, store subscribers and derived functions (the package's
@@ -333,7 +337,7 @@ class EventRouter:
             if dirty & _FILES:
                 self._files_store.set(MappingProxyType(self._files_views))
             if dirty & _PROCESSES:
-                self._processes_store.set(MappingProxyType(self._processes))
+                self._processes_store.set(MappingProxyType(self._processes_views))
 
     def forget(self, project_id: str) -> None:
         """Drop everything held for a project (its last local subscriber left)."""
@@ -362,11 +366,11 @@ class EventRouter:
         if self._files.pop(project_id, None) is not None:
             del self._files_views[project_id]
             self._dirty |= _FILES
-        stale = [pid for pid, info in self._processes.items() if info.project_id == project_id]
-        for process_id in stale:
-            del self._processes[process_id]
-            self._completed.pop(process_id, None)
-        if stale:
+        processes = self._processes.pop(project_id, None)
+        if processes is not None:
+            del self._processes_views[project_id]
+            for process_id in processes:
+                self._completed.pop((project_id, process_id), None)
             self._dirty |= _PROCESSES
 
     def _apply_snapshot(self, snapshot: ProjectSnapshot) -> None:
@@ -379,14 +383,11 @@ class EventRouter:
             files = self._files[project_id] = {f.path: f for f in snapshot.files}
             self._files_views[project_id] = MappingProxyType(files)
         for state in snapshot.processes:
-            self._processes[state.process_id] = ProcessInfo(
-                project_id, state.process_id, state.status, state.progress, state.message
+            self._put_process(
+                ProcessInfo(
+                    project_id, state.process_id, state.status, state.progress, state.message
+                )
             )
-            if state.status == "completed":
-                self._completed[state.process_id] = None
-        while len(self._completed) > self._keep_completed:
-            oldest, _ = self._completed.popitem(last=False)
-            del self._processes[oldest]
         self._dirty |= _PROJECTS | _FILES | _PROCESSES
 
     def _apply_file(self, event: FileEvent) -> None:
@@ -406,7 +407,8 @@ class EventRouter:
         self._dirty |= _FILES
 
     def _apply_process(self, event: ProcessEvent) -> None:
-        previous = self._processes.get(event.process_id)
+        processes = self._processes.get(event.project_id)
+        previous = processes.get(event.process_id) if processes is not None else None
         if previous is None or event.type == "process.started":
             progress, message = event.progress, event.message
         elif previous.status == "completed" and event.type == "process.progress":
@@ -414,23 +416,38 @@ class EventRouter:
         else:
             progress = previous.progress if event.progress is None else event.progress
             message = previous.message if event.message is None else event.message
-        process_id = event.process_id
         if event.type == "process.completed":
             status: Literal["running", "completed"] = "completed"
             if event.progress is None:
                 progress = 1.0
-            self._completed[process_id] = None
-            self._completed.move_to_end(process_id)
         else:
             status = "running"
-            self._completed.pop(process_id, None)
-        self._processes[process_id] = ProcessInfo(
-            event.project_id, process_id, status, progress, message
+        self._put_process(
+            ProcessInfo(event.project_id, event.process_id, status, progress, message)
         )
         self._dirty |= _PROCESSES
-        while len(self._completed) > self._keep_completed:
-            oldest, _ = self._completed.popitem(last=False)
-            del self._processes[oldest]
+
+    def _put_process(self, info: ProcessInfo) -> None:
+        """Store ``info``; beyond ``keep_completed`` completed processes the oldest go."""
+        project_id = info.project_id
+        processes = self._processes.get(project_id)
+        if processes is None:
+            processes = self._processes[project_id] = {}
+            self._processes_views[project_id] = MappingProxyType(processes)
+        processes[info.process_id] = info
+        key = (project_id, info.process_id)
+        if info.status == "completed":
+            self._completed[key] = None
+            self._completed.move_to_end(key)
+            while len(self._completed) > self._keep_completed:
+                (old_project, old_process), _ = self._completed.popitem(last=False)
+                held = self._processes[old_project]
+                del held[old_process]
+                if not held:
+                    del self._processes[old_project]
+                    del self._processes_views[old_project]
+        else:
+            self._completed.pop(key, None)
 
     # --- drops and errors --------------------------------------------------------------------
 

@@ -265,7 +265,10 @@ class Dashboard:
             self._by_id("projects"), projects.get, self._fill_project, lambda: len(projects)
         )
         self._processes = KeyedList(
-            self._by_id("processes"), processes.get, self._fill_process, lambda: len(processes)
+            self._by_id("processes"),
+            lambda key: processes.get(key[0], {}).get(key[1]),
+            self._fill_process,
+            lambda: sum(len(by_id) for by_id in processes.values()),
         )
         self._files = KeyedList(
             self._by_id("files"),
@@ -278,7 +281,8 @@ class Dashboard:
         self._rate = Rate()
         self._received = 0  # messages counted by _on_message since the last tick
         self._rtts: deque[float] = deque(maxlen=SPARK_SAMPLES)
-        self._progress_seen: dict[str, tuple[float, float]] = {}  # first (time, progress) seen
+        # The first (time, progress) seen of each running process, for its ETA.
+        self._progress_seen: dict[tuple[str, str], tuple[float, float]] = {}
         self._ticker = browser.Ticker(self._tick, 1000)
         self._ticker.start()
         self._wire_controls()
@@ -313,7 +317,7 @@ class Dashboard:
         if kind is FileEvent:
             self._files.changed((message.project_id, message.file.path))  # type: ignore[union-attr]
         elif kind is ProcessEvent:
-            self._processes.changed(message.process_id)  # type: ignore[union-attr]
+            self._processes.changed((message.project_id, message.process_id))  # type: ignore[union-attr]
         elif kind is ProjectEvent:
             self._projects.changed(message.project_id)  # type: ignore[union-attr]
         elif kind is ProjectSnapshot:
@@ -322,7 +326,7 @@ class Dashboard:
             for file in snapshot.files:
                 self._files.changed((snapshot.project_id, file.path))
             for process in snapshot.processes:
-                self._processes.changed(process.process_id)
+                self._processes.changed((snapshot.project_id, process.process_id))
 
     def _marker(self, name: str) -> Callable[[Any], None]:
         def mark(value: Any) -> None:
@@ -446,7 +450,7 @@ class Dashboard:
             _el("strong", text=readable(name) if name else project_id), _el("span", "muted", detail)
         )
 
-    def _fill_process(self, item: Any, _process_id: str, info: ProcessInfo) -> None:
+    def _fill_process(self, item: Any, key: tuple[str, str], info: ProcessInfo) -> None:
         item.setAttribute("data-process", info.process_id)
         item.setAttribute("data-state", info.status)
         bar = _el("progress")
@@ -455,10 +459,10 @@ class Dashboard:
         bar.setAttribute("aria-label", f"{info.process_id} progress")
         label = f"{info.process_id} ({info.project_id}) · {info.status}"
         if info.status == "completed" or info.progress is None:
-            self._progress_seen.pop(info.process_id, None)
+            self._progress_seen.pop(key, None)
         else:
             now = self._client.clock()
-            first = self._progress_seen.setdefault(info.process_id, (now, info.progress))
+            first = self._progress_seen.setdefault(key, (now, info.progress))
             remaining = eta(first, (now, info.progress))
             if remaining is not None:
                 label += f" · ETA {remaining:.0f} s"

@@ -660,17 +660,6 @@ def test_reload_while_down_keeps_50_sends_and_10_requests_and_delivers_them_once
 # --- 11. the same process id in two projects ------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    reason=(
-        "client bug: the router's processes store (src/wsclient/router.py, EventRouter._processes) "
-        "is keyed by process_id alone, so beta's process.started 'render-1' replaces alpha's "
-        "'render-1' in the page (the dashboard shows only 'render-1 (beta)') although both were "
-        "delivered and the server keeps processes per project (project_state, snapshots); a "
-        "snapshot of alpha then overwrites beta's 'render-1' the same way. Key processes by "
-        "(project_id, process_id)"
-    ),
-    strict=True,
-)
 def test_two_projects_with_the_same_process_id_keep_their_own_process(
     app: Any, page: Page, server: ServerThread, page_errors: list[str]
 ) -> None:

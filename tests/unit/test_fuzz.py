@@ -221,7 +221,7 @@ def check_landed(router: EventRouter, obj: dict[str, Any], message: Message | No
     elif type_ == "file.deleted":
         assert obj["file"]["path"] not in get(router.files).get(obj["project_id"], {})
     elif group == "process":
-        info = get(router.processes)[obj["process_id"]]
+        info = get(router.processes)[obj["project_id"]][obj["process_id"]]
         if type_ == "process.completed":
             assert info.status == "completed"
             assert info.progress == obj.get("progress", 1.0)

@@ -178,8 +178,7 @@ class World:
         files = get(self.client.files).get(PROJECT, {})
         processes = {
             pid: {"status": p.status, "progress": p.progress, "message": p.message}
-            for pid, p in get(self.client.processes).items()
-            if p.project_id == PROJECT
+            for pid, p in get(self.client.processes).get(PROJECT, {}).items()
         }
         return {
             "data": get(self.client.projects).get(PROJECT),

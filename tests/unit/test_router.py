@@ -363,32 +363,32 @@ def test_deleting_an_unknown_file_notifies_nobody(router: EventRouter) -> None:
 def test_process_goes_started_progress_completed(router: EventRouter) -> None:
     """processes follows a process through its life, keeping its last progress and message."""
     feed(router, process_frame("process.started", message="queued"))
-    assert get(router.processes)["x"] == ProcessInfo("p", "x", "running", None, "queued")
+    assert get(router.processes)["p"]["x"] == ProcessInfo("p", "x", "running", None, "queued")
     feed(router, process_frame("process.progress", progress=0.4, message="rendering"))
     feed(router, process_frame("process.progress", progress=0.7))
-    assert get(router.processes)["x"] == ProcessInfo("p", "x", "running", 0.7, "rendering")
+    assert get(router.processes)["p"]["x"] == ProcessInfo("p", "x", "running", 0.7, "rendering")
     feed(router, process_frame("process.completed", message="done"))
-    assert get(router.processes)["x"] == ProcessInfo("p", "x", "completed", 1.0, "done")
+    assert get(router.processes)["p"]["x"] == ProcessInfo("p", "x", "completed", 1.0, "done")
 
 
 def test_progress_for_an_unseen_process_creates_it(router: EventRouter) -> None:
     """A client that joins mid-process still tracks it."""
     feed(router, process_frame("process.progress", progress=0.5))
-    assert get(router.processes)["x"] == ProcessInfo("p", "x", "running", 0.5, None)
+    assert get(router.processes)["p"]["x"] == ProcessInfo("p", "x", "running", 0.5, None)
 
 
 def test_late_progress_does_not_reopen_a_completed_process(router: EventRouter) -> None:
     """A progress report arriving after completed is ignored by the store."""
     feed(router, process_frame("process.completed", progress=1.0))
     feed(router, process_frame("process.progress", progress=0.9))
-    assert get(router.processes)["x"].status == "completed"
+    assert get(router.processes)["p"]["x"].status == "completed"
 
 
 def test_started_again_restarts_a_completed_process(router: EventRouter) -> None:
     """process.started resets the entry."""
     feed(router, process_frame("process.completed", message="old"))
     feed(router, process_frame("process.started"))
-    assert get(router.processes)["x"] == ProcessInfo("p", "x", "running", None, None)
+    assert get(router.processes)["p"]["x"] == ProcessInfo("p", "x", "running", None, None)
 
 
 def test_listeners_see_the_stores_already_updated(router: EventRouter) -> None:
@@ -396,7 +396,7 @@ def test_listeners_see_the_stores_already_updated(router: EventRouter) -> None:
     seen: list[float | None] = []
 
     def read_store(event: ProcessEvent) -> None:
-        seen.append(get(router.processes)[event.process_id].progress)
+        seen.append(get(router.processes)["p"][event.process_id].progress)
 
     router.on("process.progress", read_store)
     feed(router, process_frame("process.progress", progress=0.3))
@@ -445,7 +445,8 @@ def test_bad_frames_never_change_the_connection_state(router: EventRouter) -> No
 def test_stores_compose_with_derived(router: EventRouter) -> None:
     """Router stores are ordinary stores: derived works over them."""
     running = derived(
-        router.processes, lambda procs: sum(p.status == "running" for p in procs.values())
+        router.processes,
+        lambda procs: sum(p.status == "running" for ps in procs.values() for p in ps.values()),
     )
     seen: list[int] = []
     running.subscribe(seen.append)
@@ -469,8 +470,8 @@ def test_a_batch_notifies_each_store_once_with_the_final_state(router: EventRout
     assert windows == [0] and processes == [{}]  # nothing published yet
     router.publish()
     assert windows == [0, 50]
-    assert len(processes) == 2 and set(processes[-1]) == {"p0", "p1", "p2"}
-    assert processes[-1]["p1"].progress == pytest.approx(49 / 50)
+    assert len(processes) == 2 and set(processes[-1]["p"]) == {"p0", "p1", "p2"}
+    assert processes[-1]["p"]["p1"].progress == pytest.approx(49 / 50)
     router.publish()  # nothing changed since: no notification
     assert windows == [0, 50] and len(processes) == 2
 
@@ -496,7 +497,7 @@ def test_a_raising_subscriber_in_publish_is_counted_not_raised(router: EventRout
     router.handle(process_frame("process.started", "p1"))
     router.publish()
     assert get(router.errors).count == before + 1
-    assert get(router.processes)["p1"].status == "running"
+    assert get(router.processes)["p"]["p1"].status == "running"
 
 
 def test_only_the_most_recent_completed_processes_are_kept() -> None:
@@ -506,10 +507,10 @@ def test_only_the_most_recent_completed_processes_are_kept() -> None:
         feed(router, process_frame("process.started", f"p{n}"))
     for n in range(3):
         feed(router, process_frame("process.completed", f"p{n}"))
-    assert sorted(get(router.processes)) == ["p1", "p2", "p3"]
+    assert sorted(get(router.processes)["p"]) == ["p1", "p2", "p3"]
     feed(router, process_frame("process.started", "p1"))  # restarted: running again, kept
     feed(router, process_frame("process.completed", "p3"))
-    assert sorted(get(router.processes)) == ["p1", "p2", "p3"]
+    assert sorted(get(router.processes)["p"]) == ["p1", "p2", "p3"]
 
 
 def test_forgetting_a_project_drops_its_data_files_and_processes() -> None:
@@ -524,3 +525,14 @@ def test_forgetting_a_project_drops_its_data_files_and_processes() -> None:
     assert dict(get(router.projects)) == {"q": {}}
     assert dict(get(router.files)) == {}
     assert dict(get(router.processes)) == {}
+
+
+def test_process_ids_are_per_project() -> None:
+    """The same process id in two projects is two processes."""
+    router = EventRouter()
+    feed(router, frame("process.started", project_id="a", process_id="render-1"))
+    feed(router, frame("process.started", project_id="b", process_id="render-1", progress=0.5))
+    feed(router, frame("process.completed", project_id="a", process_id="render-1"))
+    processes = get(router.processes)
+    assert processes["a"]["render-1"].status == "completed"
+    assert processes["b"]["render-1"] == ProcessInfo("b", "render-1", "running", 0.5, None)

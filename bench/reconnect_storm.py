@@ -41,9 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wsclient.core import Health, Options, Session, Settle, SyncStatus
-from wsclient.driver import Driver
+from wsclient.driver import Driver, NoStorage
 from wsclient.messages import Message
-from wsclient.outbound import Outbound
 from wsclient.records import replace
 
 CLIENTS = 10_000
@@ -87,7 +86,7 @@ def peak_in_window(times: Sequence[float], width: float = WINDOW) -> tuple[int, 
     return best, best_at
 
 
-class StormPort:
+class StormPort(NoStorage):
     """One client's platform in the simulation: sockets and its one timer become scheduled
     events on the shared queue (``driver.Port``)."""
 
@@ -117,15 +116,6 @@ class StormPort:
         self.timer += 1
         if delay is not None:
             self.storm.push(self.storm.now + delay, _TIMER, self.client, self.timer)
-
-    def save(self, entry: Outbound) -> None:
-        pass
-
-    def forget(self, id: str) -> None:
-        pass
-
-    def load(self) -> list[Outbound]:
-        return []
 
     def dispose(self) -> None:
         pass

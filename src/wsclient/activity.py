@@ -1,6 +1,6 @@
 """What the dashboard draws besides lists: the connection timeline, the round-trip sparkline,
-messages per second and a process's ETA. Pure (times come in as arguments) so each rule is
-tested in CPython; ``ui.py`` turns them into DOM without any chart library.
+messages per second, a process's ETA and file sizes. Pure (times come in as arguments), so each
+rule is tested in CPython; ``ui.py`` turns them into DOM without any chart library.
 """
 
 from __future__ import annotations
@@ -90,3 +90,15 @@ def eta(first: tuple[float, float], last: tuple[float, float]) -> float | None:
     if t1 <= t0 or p1 <= p0 or p1 >= 1.0:
         return None
     return (1.0 - p1) * (t1 - t0) / (p1 - p0)
+
+
+def human_size(size: int) -> str:
+    """A byte count for people: ``512 B``, ``15.8 MB``."""
+    if size < 1000:
+        return f"{size} B"
+    value = size / 1000
+    for unit in ("kB", "MB"):
+        if value < 1000:
+            return f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"

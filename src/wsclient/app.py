@@ -24,9 +24,8 @@ from .config import (
     resolve_url,
 )
 from .core import Health, Options, Session, Settle, State, SyncStatus
-from .driver import Driver, Port
+from .driver import Driver, NoStorage, Port
 from .messages import MAX_DEPTH, GenericMessage, Message, serialize, too_deep
-from .outbound import Outbound
 from .records import replace
 from .router import ConnectionState, EventRouter
 from .stores import Readable, Writable, readonly, report_callback_error, writable
@@ -48,7 +47,7 @@ class RequestError(Exception):
     """A request was refused by the server (its error text), timed out, or could not be kept."""
 
 
-class _NoServer:
+class _NoServer(NoStorage):
     """The port of a client without a usable URL: it never opens a socket (the client stays in
     its configuration error; sends wait in memory)."""
 
@@ -69,15 +68,6 @@ class _NoServer:
 
     def set_timer(self, delay: float | None) -> None:
         pass
-
-    def save(self, entry: Outbound) -> None:
-        pass
-
-    def forget(self, id: str) -> None:
-        pass
-
-    def load(self) -> list[Outbound]:
-        return []
 
     def dispose(self) -> None:
         pass

@@ -92,6 +92,19 @@ class Port(Protocol):
         ...
 
 
+class NoStorage:
+    """The storage half of a ``Port`` for platforms that keep nothing across a reload."""
+
+    def save(self, entry: Outbound) -> None:
+        pass
+
+    def forget(self, id: str) -> None:
+        pass
+
+    def load(self) -> list[Outbound]:
+        return []
+
+
 class Receiver(Protocol):
     """What the driver tells the page (``app.Client`` implements it)."""
 

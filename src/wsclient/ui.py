@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import browser
-from .activity import SPARK_SAMPLES, Rate, Timeline, eta, sparkline
+from .activity import SPARK_SAMPLES, Rate, Timeline, eta, human_size, sparkline
 from .core import Health, State
 from .messages import (
     FileEvent,
@@ -512,18 +512,6 @@ def mount_dashboard(client: Client) -> Dashboard | None:
     """Render the dashboard if the page has one (an element with id ``dashboard``)."""
     root = browser.element_by_id("dashboard")
     return Dashboard(client, root) if root is not None else None
-
-
-def human_size(size: int) -> str:
-    """A byte count for people: ``512 B``, ``15.8 MB``."""
-    if size < 1000:
-        return f"{size} B"
-    value = size / 1000
-    for unit in ("kB", "MB"):
-        if value < 1000:
-            return f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} GB"
 
 
 def readable(value: object) -> str:

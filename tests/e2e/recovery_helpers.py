@@ -15,6 +15,7 @@ from playwright.sync_api import Page
 
 from server import ServerThread
 from server.streams import ProjectState
+from wsclient.activity import human_size
 
 #: Small timings that keep reconnect cycles fast (milliseconds, as query parameters).
 FAST = {"backoff_initial": 50, "backoff_max": 200, "backoff_after_drop": 100, "min_uptime": 1}
@@ -208,18 +209,6 @@ def wait_sync(page: Page, project: str, status: str, timeout: float = 10.0) -> N
 
 
 # --- the dashboard ----------------------------------------------------------------------------
-
-
-def human_size(size: int) -> str:
-    """The dashboard's size text (src/wsclient/ui.py ``human_size``)."""
-    if size < 1000:
-        return f"{size} B"
-    value = size / 1000
-    for unit in ("kB", "MB"):
-        if value < 1000:
-            return f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} GB"
 
 
 def expected_dom(project: str, state: dict[str, Any], sync: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wsclient.activity import Rate, Timeline, eta, sparkline
+from wsclient.activity import Rate, Timeline, eta, human_size, sparkline
 
 
 def test_the_timeline_splits_the_window_by_state() -> None:
@@ -59,3 +59,12 @@ def test_eta_extrapolates_the_observed_speed(
 ) -> None:
     """Halfway after 10 s: 10 s to go; no progress or no time: unknown."""
     assert eta(first, last) == expected
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [(512, "512 B"), (15_800_000, "15.8 MB"), (2_500, "2.5 kB"), (3e12, "3000.0 GB")],
+)
+def test_sizes_read_as_people_write_them(size: int, text: str) -> None:
+    """Bytes below 1000, then kB, MB, GB with one decimal."""
+    assert human_size(int(size)) == text

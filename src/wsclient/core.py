@@ -90,6 +90,10 @@ from .records import Record, record
 
 logger = logging.getLogger("wsclient")
 
+#: While traffic keeps the link alive no heartbeat ping is needed; one ping this often (seconds)
+#: still measures the round trip, so the UI's RTT stays current.
+RTT_SAMPLE_INTERVAL: Final = 30.0
+
 #: Close code of ``disconnect()``.
 CLOSE_NORMAL: Final = 1000
 #: Close code when the core gives up on a socket (heartbeat/connect timeout, socket error).
@@ -346,11 +350,12 @@ class _Link:
     def deadline(self, options: Options) -> float:
         if self.phase is _Phase.OPENING:
             return self.started_at + options.connect_timeout
-        deadline = (
-            self.pong_deadline
-            if self.phase is _Phase.AWAITING_PONG
-            else self.last_rx + options.ping_interval
-        )
+        if self.phase is _Phase.AWAITING_PONG:
+            deadline = self.pong_deadline
+        else:
+            deadline = min(
+                self.last_rx + options.ping_interval, self.ping_sent_at + RTT_SAMPLE_INTERVAL
+            )
         if self.protocol == 0:  # a server that says nothing at all is taken for v1
             return min(deadline, self.opened_at + options.pong_timeout)
         return deadline
@@ -912,6 +917,8 @@ class Session:
             link.probing = False
         if now - link.last_rx >= self._options.ping_interval:
             self._send_ping(link, now, self._options.pong_timeout)
+        elif now - link.ping_sent_at >= RTT_SAMPLE_INTERVAL:
+            self._measure_rtt(link, now)  # traffic proves the link alive; this only times it
 
     # -- internals: the outbox ---------------------------------------------------------------
 

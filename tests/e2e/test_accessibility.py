@@ -1,5 +1,5 @@
 """axe-core finds no accessibility violation on the dashboard and the status widget, in every
-connection state; a screenshot of each state is written to test-results/ (not committed)."""
+connection state; a screenshot of each state is written to build/screenshots/ (not committed)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from server import ServerThread
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-SHOTS = ROOT / "test-results" / "screenshots"
+SHOTS = ROOT / "build" / "screenshots"  # gitignored; pytest-playwright empties test-results/
 STATUS = "[data-ws-status] .connection-status"
 
 

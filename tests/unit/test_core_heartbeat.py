@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from test_core_harness import FakeBrowser, assert_actions, connected, sent
 
-from wsclient.core import CloseSocket, OpenSocket, Options, SendText, State
+from wsclient.core import RTT_SAMPLE_INTERVAL, CloseSocket, OpenSocket, Options, SendText, State
 
 
 def test_ping_after_ping_interval_of_silence() -> None:
@@ -20,11 +20,17 @@ def test_ping_after_ping_interval_of_silence() -> None:
 
 
 def test_any_frame_postpones_the_ping() -> None:
-    """Inbound frames prove the link alive: no ping while they keep coming."""
+    """Inbound frames prove the link alive: no heartbeat ping while they keep coming, only a
+    round-trip sample every RTT_SAMPLE_INTERVAL, which sets no deadline."""
     b = connected()
+    start = len(b.history)
     for _ in range(20):
-        assert b.advance(4) == []
+        b.advance(4)
         b.frame()
+    pings = [(t, a) for t, a in b.history[start:] if isinstance(a, SendText)]
+    assert [t for t, _ in pings] == [RTT_SAMPLE_INTERVAL, 2 * RTT_SAMPLE_INTERVAL]
+    assert all('"type": "ping"' in a.text for _, a in pings)
+    assert b.core.state is State.CONNECTED
 
 
 def test_no_frame_within_pong_timeout_closes_and_reconnects() -> None:

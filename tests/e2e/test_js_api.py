@@ -89,7 +89,7 @@ def test_messages_store_gives_plain_arrays(app: Any, server: ServerThread) -> No
     server.burst([json.dumps({"type": "tick", "n": n}) for n in range(150)])
     page.wait_for_function(
         "() => { let v; window.wsclient.messages.subscribe(m => { v = m })(); "
-        "return v.length === 100 && v.at(-1).n === 149; }"
+        "return v.length === 100 && v.filter(m => m.type === 'tick').at(-1)?.n === 149; }"
     )
     ns = page.evaluate(
         "() => { let v; window.wsclient.messages.subscribe(m => { v = m })(); "

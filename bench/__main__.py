@@ -21,7 +21,7 @@ if str(ROOT / "src") not in sys.path:
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from . import browser_benches, throughput  # noqa: E402
+from . import browser_benches, startup, throughput  # noqa: E402
 from . import reconnect_storm as storm_sim  # noqa: E402
 from .harness import (  # noqa: E402
     BOOT_TIMEOUT_MS,
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
                 sections.append(throughput.run(bench, frames)[0])
             if "startup" in selected:
                 print("start-up", flush=True)
-                sections.append(browser_benches.startup(bench))
+                sections.append(startup.run(bench))
             if "ui" in selected:
                 print("UI under a flood", flush=True)
                 sections.append(browser_benches.ui_flood(bench, 10_000, 2.0 if quick else 5.0))

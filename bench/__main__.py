@@ -1,8 +1,8 @@
 """``python -m bench`` (``make bench``): every benchmark in one go; writes bench/results/RESULTS.md.
 
 Options: ``--quick`` (fewer frames, reps and cycles: a smoke run), ``--only NAME`` (repeatable:
-throughput, startup, ui, deadlink, memory, storm, profile), ``--reps N`` (repetitions per
-variant), ``--out PATH``.
+throughput, startup, ui, deadlink, memory, recovery, outbox, offsets, storm, profile), ``--reps
+N`` (repetitions per variant), ``--out PATH``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ if str(ROOT / "src") not in sys.path:
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from . import browser_benches, startup, throughput  # noqa: E402
+from . import browser_benches, startup, throughput, v2  # noqa: E402
 from . import reconnect_storm as storm_sim  # noqa: E402
 from .harness import (  # noqa: E402
     BOOT_TIMEOUT_MS,
@@ -33,7 +33,18 @@ from .harness import (  # noqa: E402
     git_revision,
 )
 
-NAMES = ("throughput", "startup", "ui", "deadlink", "memory", "storm", "profile")
+NAMES = (
+    "throughput",
+    "startup",
+    "ui",
+    "deadlink",
+    "memory",
+    "recovery",
+    "outbox",
+    "offsets",
+    "storm",
+    "profile",
+)
 DEFAULT_OUT = ROOT / "bench" / "results" / "RESULTS.md"
 PROFILE_NOTES = ROOT / "bench" / "results" / "PROFILE.md"
 
@@ -165,6 +176,15 @@ def main(argv: list[str] | None = None) -> None:
             if "memory" in selected:
                 print("memory", flush=True)
                 sections.append(browser_benches.memory(bench, 100 if quick else 1000))
+            if "recovery" in selected:
+                print("v2: recovery after a reconnect", flush=True)
+                sections.append(v2.recovery(bench))
+            if "outbox" in selected:
+                print("v2: outbox cost per send", flush=True)
+                sections.append(v2.outbox(bench))
+            if "offsets" in selected:
+                print("v2: throughput with offsets", flush=True)
+                sections.append(v2.offsets(bench, frames // 2))
             if "storm" in selected:
                 print("reconnect storm", flush=True)
                 sections.append(storm())

@@ -46,7 +46,6 @@ NAMES = (
     "profile",
 )
 DEFAULT_OUT = ROOT / "bench" / "results" / "RESULTS.md"
-PROFILE_NOTES = ROOT / "bench" / "results" / "PROFILE.md"
 
 
 def storm() -> Section:
@@ -95,9 +94,12 @@ def profile(bench: Bench) -> Section:
         results = json.loads(page.evaluate("window.__profile"))
     sec = Section("Hot-path profile inside Pyodide (us per frame, best of 5)")
     cprofile = results.pop("cprofile")
-    for name, value in results.items():
-        sec.details.append(f"{name}: {value:.2f} us")
-    sec.details.append("cProfile of feed, by own time:\n\n```\n" + cprofile.strip() + "\n```")
+    sec.details.append("; ".join(f"{name}: {value:.2f} us" for name, value in results.items()))
+    sec.details.append(
+        "cProfile of driver.frames (batches of 100), by own time:\n\n```\n"
+        + cprofile.strip()
+        + "\n```"
+    )
     return sec
 
 
@@ -123,8 +125,9 @@ def render(sections: list[Section], meta: dict[str, str], elapsed: float) -> str
             ours = f"{fmt(row.ours, digits)} {row.unit}"
             if row.note:
                 ours += f" ({row.note})"
+            base = "-" if row.baseline is None else f"{fmt(row.baseline, digits)} {row.unit}"
             lines.append(
-                f"| {row.name} | {row.baseline_label} | {fmt(row.baseline, digits)} {row.unit} "
+                f"| {row.name} | {row.baseline_label} | {base} "
                 f"| {ours} | {ratio} | {row.goal} | {met} |"
             )
     lines.append("")
@@ -132,8 +135,6 @@ def render(sections: list[Section], meta: dict[str, str], elapsed: float) -> str
         lines += [f"## {sec.title}", ""]
         for detail in sec.details:
             lines += [detail, ""]
-    if PROFILE_NOTES.exists():
-        lines += [PROFILE_NOTES.read_text().strip(), ""]
     return "\n".join(lines)
 
 

@@ -112,6 +112,55 @@ def run() -> dict[str, Any]:
     results["driver.frames, no subscribers"] = per_frame(
         lambda: bare.driver.frames(bare_sid, FRAMES)
     )
+    # The same frames with consecutive offsets, for a project the client holds a position for.
+    sub, sub_sid = connected_client(subscribers=True)
+    sub.subscribe("alpha")
+    sub.driver.frames(
+        sub_sid,
+        [
+            json.dumps(
+                {
+                    "type": "subscribed",
+                    "project_id": "alpha",
+                    "epoch": "e",
+                    "offset": 0,
+                    "recovered": False,
+                }
+            ),
+            json.dumps(
+                {
+                    "type": "project.snapshot",
+                    "project_id": "alpha",
+                    "offset": 0,
+                    "data": None,
+                    "files": [],
+                    "processes": [],
+                }
+            ),
+        ],
+    )
+    numbered = [json.loads(f) for f in FRAMES]
+    next_offset = [1]
+
+    def with_offsets() -> list[str]:
+        batch = []
+        for event in numbered:
+            event["offset"] = next_offset[0]
+            next_offset[0] += 1
+            batch.append(json.dumps(event, separators=(",", ":")))
+        return batch
+
+    batches = [with_offsets() for _ in range(ROUNDS)]
+    plain = [[f for f in FRAMES] for _ in range(ROUNDS)]
+
+    def feed_all(client: Client, sid: int, source: list[list[str]]) -> Any:
+        it = iter(source)
+        return lambda: client.driver.frames(sid, next(it))
+
+    results["driver.frames, offsets (subscribed)"] = per_frame(feed_all(sub, sub_sid, batches))
+    results["driver.frames, same without offsets"] = per_frame(feed_all(sub, sub_sid, plain))
+    if sub.core.health().duplicates:
+        raise RuntimeError("the offsets profile produced duplicates")
     js_batch = to_js(FRAMES)
     results["batch.to_py()"] = per_frame(lambda: js_batch.to_py())
     joined = js.Function.new("batch", 'return () => batch.join("\\x1e")')(js_batch)

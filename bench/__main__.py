@@ -1,8 +1,8 @@
 """``python -m bench`` (``make bench``): every benchmark in one go; writes bench/results/RESULTS.md.
 
 Options: ``--quick`` (fewer frames, reps and cycles: a smoke run), ``--only NAME`` (repeatable:
-throughput, startup, ui, deadlink, memory, storm, profile), ``--reps N`` (repetitions per
-variant), ``--out PATH``.
+throughput, startup, ui, deadlink, memory, recovery, outbox, offsets, storm, profile), ``--reps
+N`` (repetitions per variant), ``--out PATH``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ if str(ROOT / "src") not in sys.path:
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from . import browser_benches, throughput  # noqa: E402
+from . import browser_benches, startup, throughput, v2  # noqa: E402
 from . import reconnect_storm as storm_sim  # noqa: E402
 from .harness import (  # noqa: E402
     BOOT_TIMEOUT_MS,
@@ -33,9 +33,19 @@ from .harness import (  # noqa: E402
     git_revision,
 )
 
-NAMES = ("throughput", "startup", "ui", "deadlink", "memory", "storm", "profile")
+NAMES = (
+    "throughput",
+    "startup",
+    "ui",
+    "deadlink",
+    "memory",
+    "recovery",
+    "outbox",
+    "offsets",
+    "storm",
+    "profile",
+)
 DEFAULT_OUT = ROOT / "bench" / "results" / "RESULTS.md"
-PROFILE_NOTES = ROOT / "bench" / "results" / "PROFILE.md"
 
 
 def storm() -> Section:
@@ -84,9 +94,12 @@ def profile(bench: Bench) -> Section:
         results = json.loads(page.evaluate("window.__profile"))
     sec = Section("Hot-path profile inside Pyodide (us per frame, best of 5)")
     cprofile = results.pop("cprofile")
-    for name, value in results.items():
-        sec.details.append(f"{name}: {value:.2f} us")
-    sec.details.append("cProfile of feed, by own time:\n\n```\n" + cprofile.strip() + "\n```")
+    sec.details.append("; ".join(f"{name}: {value:.2f} us" for name, value in results.items()))
+    sec.details.append(
+        "cProfile of driver.frames (batches of 100), by own time:\n\n```\n"
+        + cprofile.strip()
+        + "\n```"
+    )
     return sec
 
 
@@ -112,8 +125,9 @@ def render(sections: list[Section], meta: dict[str, str], elapsed: float) -> str
             ours = f"{fmt(row.ours, digits)} {row.unit}"
             if row.note:
                 ours += f" ({row.note})"
+            base = "-" if row.baseline is None else f"{fmt(row.baseline, digits)} {row.unit}"
             lines.append(
-                f"| {row.name} | {row.baseline_label} | {fmt(row.baseline, digits)} {row.unit} "
+                f"| {row.name} | {row.baseline_label} | {base} "
                 f"| {ours} | {ratio} | {row.goal} | {met} |"
             )
     lines.append("")
@@ -121,8 +135,6 @@ def render(sections: list[Section], meta: dict[str, str], elapsed: float) -> str
         lines += [f"## {sec.title}", ""]
         for detail in sec.details:
             lines += [detail, ""]
-    if PROFILE_NOTES.exists():
-        lines += [PROFILE_NOTES.read_text().strip(), ""]
     return "\n".join(lines)
 
 
@@ -155,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
                 sections.append(throughput.run(bench, frames)[0])
             if "startup" in selected:
                 print("start-up", flush=True)
-                sections.append(browser_benches.startup(bench))
+                sections.append(startup.run(bench))
             if "ui" in selected:
                 print("UI under a flood", flush=True)
                 sections.append(browser_benches.ui_flood(bench, 10_000, 2.0 if quick else 5.0))
@@ -165,6 +177,15 @@ def main(argv: list[str] | None = None) -> None:
             if "memory" in selected:
                 print("memory", flush=True)
                 sections.append(browser_benches.memory(bench, 100 if quick else 1000))
+            if "recovery" in selected:
+                print("v2: recovery after a reconnect", flush=True)
+                sections.append(v2.recovery(bench))
+            if "outbox" in selected:
+                print("v2: outbox cost per send", flush=True)
+                sections.append(v2.outbox(bench))
+            if "offsets" in selected:
+                print("v2: throughput with offsets", flush=True)
+                sections.append(v2.offsets(bench, frames // 2))
             if "storm" in selected:
                 print("reconnect storm", flush=True)
                 sections.append(storm())

@@ -1,6 +1,6 @@
-"""Start-up, dead link and memory (through Playwright); the UI under a flood (no DevTools).
+"""Dead link and memory (through Playwright); the UI under a flood (no DevTools).
 
-Throughput is in ``throughput.py``.
+Throughput is in ``throughput.py``, start-up in ``startup.py``, the v2 figures in ``v2.py``.
 """
 
 from __future__ import annotations
@@ -11,55 +11,8 @@ from typing import Any
 
 from playwright.sync_api import Page
 
-from .harness import BOOT_TIMEOUT_MS, Bench, Row, Section, fmt, interleave, median
+from .harness import BOOT_TIMEOUT_MS, Bench, Row, Section, interleave, median
 from .throughput import FRAMES, HeadlessPage
-
-# Start-up marks (performance.now(), ms since navigation), the same on both pages:
-# - `interpreter`: when PyScript asked for pyodide.mjs (resource timing; read by the harness);
-# - `loaded`: PyScript's "Loaded interpreter" progress event (Pyodide is up);
-# - `setup`: its "Loaded Pyodide" event (after its setup, which writes the page's [files]);
-# - `ready`: PyScript's `main.onReady` hook (before it fetches and runs the page's code);
-# - `done`: the bare page's print() (it sets `window.__printedAt`) or the first "connected".
-STARTUP_JS = """
-(() => {
-  const marks = (window.__startup = {});
-  addEventListener("py:progress", ({ detail }) => {
-    if (detail === "Loaded interpreter") marks.loaded ??= performance.now();
-    if (detail === "Loaded Pyodide") marks.setup ??= performance.now();
-  });
-  document.addEventListener("DOMContentLoaded", () => {
-    // The page's own module, already loaded: only its hooks are wanted.
-    import("/node_modules/@pyscript/core/dist/core.js").then(({ hooks }) => {
-      hooks.main.onReady.add(() => { marks.ready ??= performance.now(); });
-    });
-  });
-  addEventListener("wsclient:ready", () => {
-    window.wsclient.state.subscribe((s) => {
-      if (s.status === "connected") marks.done ??= performance.now();
-    });
-  });
-})();
-"""
-
-# Consecutive stages of a load, as (name, start mark, end mark); the client's cost is what it
-# adds to each, except Pyodide's own boot (see `startup`).
-STAGES = (
-    ("before the boot", None, "interpreter"),
-    ("boot", "interpreter", "loaded"),
-    ("files", "loaded", "setup"),
-    ("PyScript's setup", "setup", "ready"),
-    ("after it", "ready", "done"),
-)
-BOOT = "boot"
-
-STARTUP_MARKS_JS = """() => {
-  const m = window.__startup;
-  const interp = performance
-    .getEntriesByType("resource")
-    .find((e) => e.name.endsWith("/pyodide.mjs"));
-  const interpreter = interp ? interp.startTime : null;
-  return { ...m, done: m.done ?? window.__printedAt, interpreter };
-}"""
 
 # Follows the state store: the wall-clock time (Date.now(), the harness's time.time() domain)
 # at which the status first left "connected" since the last `__lostAt = 0`.
@@ -72,92 +25,6 @@ addEventListener("wsclient:ready", () => {
   });
 });
 """
-
-
-def startup(bench: Bench) -> Section:
-    """Navigation -> "Connected" for index.html vs navigation -> print() on a bare page.
-
-    Pyodide's boot (3-5 s of CPU-bound wasm compiling and Python start-up, the same work on both
-    pages) varies by +-0.5 s from one load to the next on this machine, more than the +100 ms
-    budget, so medians of whole loads cannot resolve it. Each load is therefore cut into stages
-    (``STAGES``), and the client's cost is the sum of what it adds to every stage but the boot:
-    the page and its config before it, writing the files, PyScript's setup, and ready ->
-    connected vs ready -> print(). The boot is left out: the page does not change its work
-    (what runs beside it, the early socket and preloads, shows in the whole-load row).
-    """
-    reps = max(2 * bench.settings.reps, 4)  # twice the others' reps: the noisiest figure
-    marks: dict[str, list[dict[str, float]]] = {"bare": [], "wsclient": []}
-    for _, variant in interleave(("bare", "wsclient"), reps):
-        with bench.context(stamp=False) as ctx:  # a fresh context: a cold HTTP cache each time
-            ctx.add_init_script(STARTUP_JS)
-            page = ctx.new_page()
-            if variant == "bare":
-                page.goto(bench.url("/bench/pages/bare.html"))
-                page.wait_for_function("window.__printedAt !== undefined", timeout=BOOT_TIMEOUT_MS)
-            else:
-                page.goto(bench.url("/index.html"))
-                page.wait_for_function(
-                    "window.__startup.done !== undefined", timeout=BOOT_TIMEOUT_MS
-                )
-                text = page.text_content("[data-ws-status] .text")
-                if text != "Connected":
-                    raise RuntimeError(f"the status shows {text!r}, not 'Connected'")
-            page.wait_for_function("window.__startup.ready !== undefined", timeout=5_000)
-            got: dict[str, float] = page.evaluate(STARTUP_MARKS_JS)
-            lost = [name for name in ("interpreter", "loaded", "setup") if got.get(name) is None]
-            if lost:
-                raise RuntimeError(f"{variant}: no {', '.join(lost)} mark (PyScript changed?)")
-            marks[variant].append(got)
-        print(f"  start-up {variant}: {marks[variant][-1]['done']:,.0f} ms", flush=True)
-
-    def stage(variant: str, start: str | None, end: str) -> float:
-        return median([m[end] - (m[start] if start else 0.0) for m in marks[variant]])
-
-    bare, ours = stage("bare", None, "done"), stage("wsclient", None, "done")
-    stages = {
-        name: (stage("bare", start, end), stage("wsclient", start, end))
-        for name, start, end in STAGES
-    }
-    added_by = {name: b - a for name, (a, b) in stages.items() if name != BOOT}
-    added = sum(added_by.values())
-    sec = Section("Start-up")
-    sec.rows.append(
-        Row(
-            "Start-up: what the client adds to a bare PyScript page (by stage)",
-            "bare PyScript page (same stages)",
-            bare,
-            bare + added,
-            "ms",
-            "<= +100 ms",
-            added <= 100,
-            ratio=(bare + added) / bare,
-            note=f"{added:+,.0f} ms: "
-            + ", ".join(f"{name} {value:+,.0f}" for name, value in added_by.items()),
-        )
-    )
-    sec.rows.append(
-        Row(
-            "Start-up: navigation -> Connected (index.html), whole loads",
-            "bare PyScript page, navigation -> print()",
-            bare,
-            ours,
-            "ms",
-            "- (boot noise +-0.5 s)",
-            None,
-            ratio=ours / bare,
-            note=f"difference {ours - bare:+,.0f} ms",
-        )
-    )
-    sec.details.append(
-        "Stages (medians, ms, bare -> wsclient): "
-        + "; ".join(f"{name} {a:,.0f} -> {b:,.0f}" for name, (a, b) in stages.items())
-        + " (the last ends at print() on the bare page, at Connected on ours)."
-    )
-    for name, values in marks.items():
-        sec.details.append(
-            f"{name}, navigation -> done: " + ", ".join(fmt(m["done"]) for m in values) + " ms"
-        )
-    return sec
 
 
 CLICKS = 20  # clicks spread over the flood: enough for a worst case to mean something

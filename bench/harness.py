@@ -140,6 +140,13 @@ def interleave(variants: Sequence[str], reps: int) -> Iterator[tuple[int, str]]:
             yield rep, variant
 
 
+def alternate(variants: Sequence[str], reps: int) -> Iterator[tuple[int, str]]:
+    """A B B A A B ...: for two variants, each goes first as often as the other (cancels an
+    order effect such as the second burst running on a warmer page)."""
+    for rep in range(reps):
+        yield from ((rep, v) for v in (variants if rep % 2 == 0 else variants[::-1]))
+
+
 def timed(fn: Callable[[], Any]) -> float:
     start = time.perf_counter()
     fn()

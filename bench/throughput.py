@@ -64,12 +64,18 @@ class HeadlessPage:
     costs more per frame than the handlers being compared. The page talks only to the server.
     """
 
-    def __init__(self, bench: Bench, name: str, path: str | None = None) -> None:
+    def __init__(
+        self,
+        bench: Bench,
+        name: str,
+        path: str | None = None,
+        query: dict[str, str | int] | None = None,
+    ) -> None:
         self.name = name
         self._profile = tempfile.TemporaryDirectory(
             prefix="bench-chromium-", ignore_cleanup_errors=True
         )
-        url = bench.url(path or PAGES[name], ws=f"/ws?bench={name}")
+        url = bench.url(path or PAGES[name], ws=f"/ws?bench={name}", **(query or {}))
         self._proc = subprocess.Popen(
             [CHROMIUM, "--headless", f"--user-data-dir={self._profile.name}", *CHROMIUM_ARGS, url],
             stdout=subprocess.DEVNULL,
@@ -95,6 +101,50 @@ class HeadlessPage:
         server.burst(FRAMES, connection=self.connection, count=n // len(FRAMES))
         result = self.wait_result(seen)
         return (n - 1) / ((result["t1"] - result["t0"]) / 1000.0)
+
+    def receive_frames(self, frames: list[str]) -> float:
+        """Frames per second for exactly ``frames``, written as one block."""
+        server = self._bench.server
+        seen = self.frames_seen()
+        n = len(frames)
+        server.send(text=json.dumps({"type": "bench.arm", "n": n}), connection=self.connection)
+        server.burst(list(frames), connection=self.connection, count=1)
+        result = self.wait_result(seen)
+        return (n - 1) / ((result["t1"] - result["t0"]) / 1000.0)
+
+    def wait_message(self, type_: str, timeout: float = 60, **fields: Any) -> dict[str, Any]:
+        """The first JSON frame of ``type_`` (with ``fields``) the page sent on any of its
+        connections (a reconnect opens another)."""
+        needle = f"bench={self.name}"
+        found: list[dict[str, Any]] = []
+
+        def done(snap: Snapshot) -> bool:
+            for c in snap.connections:
+                if needle not in c.query:
+                    continue
+                for f in c.frames:
+                    if type_ not in f.text:
+                        continue
+                    value = f.json()
+                    if (
+                        isinstance(value, dict)
+                        and value.get("type") == type_
+                        and all(value.get(k) == v for k, v in fields.items())
+                    ):
+                        found.append(value)
+                        return True
+            return False
+
+        self._bench.server.wait_for(done, timeout=timeout, interval=0.05)
+        return found[0]
+
+    def open_connection(self) -> int:
+        """The id of the page's open connection (after reconnects)."""
+        needle = f"bench={self.name}"
+        snap = self._bench.server.wait_for(
+            lambda s: any(c.open and needle in c.query for c in s.connections), timeout=30
+        )
+        return max(c.id for c in snap.connections if c.open and needle in c.query)
 
     def frames_seen(self) -> int:
         """How many frames the server has received from this page so far."""

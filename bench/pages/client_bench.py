@@ -1,7 +1,9 @@
 """The client's full path for the throughput bench: parse, typed dispatch to a Python listener,
 every domain store updated, with subscribers on ``messages`` and ``processes``.
 
-Protocol with the harness: see ``bench.js``."""
+Protocol with the harness: see ``bench.js``; and for the offsets bench (``bench/v2.py``):
+server -> ``{"type": "bench.subscribe", "project": p}``: subscribe to ``p``; once the first
+snapshot made it ``live`` (the client holds a position for it), send ``bench.subscribed``."""
 
 from typing import Any
 
@@ -42,9 +44,22 @@ class Counter:
     def keep_processes(self, processes: Any) -> None:
         self.processes = processes
 
+    def subscribe(self, message: GenericMessage) -> None:
+        project = str(message.fields["project"])
+        told: list[bool] = []
+
+        def watch(statuses: Any) -> None:
+            if statuses.get(project) == "live" and not told:
+                told.append(True)
+                client.send({"type": "bench.subscribed", "project": project})
+
+        client.sync.subscribe(watch)
+        client.subscribe(project)
+
 
 counter = Counter()
 client.on("bench.arm", counter.arm)
+client.on("bench.subscribe", counter.subscribe)
 client.on("process.progress", counter.on_progress)
 client.messages.subscribe(counter.keep_messages)
 client.processes.subscribe(counter.keep_processes)

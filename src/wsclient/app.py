@@ -7,13 +7,12 @@ dashboard if the page has one, publishes ``window.wsclient`` and dispatches ``ws
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import (
     ConfigError,
@@ -29,6 +28,9 @@ from .messages import MAX_DEPTH, GenericMessage, Message, serialize, too_deep
 from .records import replace
 from .router import ConnectionState, EventRouter
 from .stores import Readable, Writable, readonly, report_callback_error, writable
+
+if TYPE_CHECKING:
+    import asyncio
 
 log = logging.getLogger("wsclient")
 
@@ -166,11 +168,13 @@ class Client:
 
     def request(
         self, message: dict[str, Any], timeout: float = DEFAULT_REQUEST_TIMEOUT
-    ) -> asyncio.Future[object]:
+    ) -> asyncio.Future[object]:  # asyncio is imported here only: it is slow to import
         """Send ``message`` and wait for the server's ``ack``: resolves with its ``data``, or
         fails with `RequestError` (the server's error text, or "request <type> timed out after
         <ms> ms"). Kept and re-sent with the same id after reconnects (and across a page
         reload) until then."""
+        import asyncio
+
         future: asyncio.Future[object] = asyncio.get_event_loop().create_future()
 
         def settle(ok: bool, data: object, error: str | None) -> None:

@@ -47,7 +47,6 @@ subscriber) does the same work as without isolation: no extra calls, no allocati
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, Protocol, TypeVar, overload
@@ -169,9 +168,30 @@ def _drain() -> None:
 def _param_count(fn: Callable[..., Any], *, required: bool) -> int:
     """How many positional arguments ``fn`` takes (only those without defaults if ``required``).
 
-    Like JavaScript's ``fn.length``; a ``*args`` counts as unlimited when not ``required``. A
-    callable whose signature cannot be read is assumed to take everything.
+    Like JavaScript's ``fn.length``; a ``*args`` counts as unlimited when not ``required``. Plain
+    functions and bound methods are read from their code object (``inspect`` costs tens of ms
+    to import at page start-up); other callables go through ``inspect.signature``, and one
+    whose signature cannot be read is assumed to take everything.
     """
+    bound = getattr(fn, "__self__", None) is not None and hasattr(fn, "__func__")
+    target = fn.__func__ if bound else fn  # type: ignore[attr-defined]
+    code = getattr(target, "__code__", None)
+    if code is None or not hasattr(target, "__defaults__"):
+        return _param_count_slowly(fn, required=required)
+    if code.co_flags & _VARARGS and not required:
+        return 99
+    count: int = code.co_argcount - bound
+    if required:
+        count -= len(target.__defaults__ or ())
+    return max(0, count)
+
+
+_VARARGS = 0x04  # CO_VARARGS: the function has a *args parameter
+
+
+def _param_count_slowly(fn: Callable[..., Any], *, required: bool) -> int:
+    import inspect
+
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):

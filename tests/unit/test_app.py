@@ -188,3 +188,37 @@ def test_the_frame_limit_is_an_option_and_a_drop_says_how_to_raise_it() -> None:
     assert dropped.count == 1
     assert "max_frame_size" in dropped.last_reason
     assert [m.type for m in get(page.client.messages)][-1] == "small"
+
+
+def test_request_resolves_with_the_acks_data_and_fails_with_its_error() -> None:
+    """request() is awaitable: ok -> the ack's data; ok:false -> RequestError(server text)."""
+    import asyncio
+
+    from wsclient.app import RequestError
+
+    async def scenario() -> tuple[object, str]:
+        page = Page()
+        page.client.connect()
+        page.opened('{"type": "hello", "protocol": 2}')
+        saved = page.client.request({"type": "save"}, timeout=5)
+        refused = page.client.request({"type": "save"}, timeout=5)
+        sent = [json.loads(t) for t in page.sent if '"save"' in t]
+        page.frames(json.dumps({"type": "ack", "id": sent[0]["id"], "ok": True, "data": 7}))
+        page.frames(
+            json.dumps({"type": "ack", "id": sent[1]["id"], "ok": False, "error": "no access"})
+        )
+        try:
+            await refused
+        except RequestError as exc:
+            return await saved, str(exc)
+        raise AssertionError("the refused request resolved")
+
+    assert asyncio.run(scenario()) == (7, "no access")
+
+
+def test_a_request_that_already_has_an_id_is_refused() -> None:
+    """The client sets the id; passing one is an error saying so, and nothing is queued."""
+    client, _ = make_client()
+    with pytest.raises(ValueError, match="'id'"):
+        client.start_request({"type": "save", "id": "mine"})
+    assert get(client.health).queue_depth == 0

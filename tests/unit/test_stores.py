@@ -1100,3 +1100,41 @@ def test_callback_errors_is_exported_from_the_package() -> None:
     import wsclient
 
     assert wsclient.callback_errors is callback_errors
+
+
+def test_parameter_counts_read_from_code_match_inspect() -> None:
+    """The fast path (code objects) counts like inspect.signature for every kind of callable."""
+    import functools
+    import inspect
+
+    from wsclient.stores import _param_count, _param_count_slowly
+
+    class Thing:
+        def method(self, a: int, b: int = 2) -> None: ...
+
+        def __call__(self, a: int) -> None: ...
+
+    def varargs(a: int, *rest: int) -> None: ...
+
+    def keyword_only(a: int, *, b: int) -> None: ...
+
+    def positional_only(a: int, b: int = 1, /) -> None: ...
+
+    cases = [
+        lambda: None,
+        lambda v: None,
+        lambda v, w=1: None,
+        varargs,
+        keyword_only,
+        positional_only,
+        Thing().method,
+        Thing(),
+        functools.partial(varargs, 1),
+        print,
+    ]
+    assert inspect  # the slow path's own import
+    for fn in cases:
+        for required in (True, False):
+            assert _param_count(fn, required=required) == _param_count_slowly(
+                fn, required=required
+            ), (fn, required)

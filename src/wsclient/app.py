@@ -353,13 +353,17 @@ def start() -> Client:
     if not browser.online():
         client.driver.went_offline()
     ui.mount_status(client.health, client.clock)
-    dashboard = ui.mount_dashboard(client)
+    root = browser.element_by_id("dashboard")
+    if root is not None:  # only a page with a dashboard loads its module
+        from . import dashboard
+
+        dashboard.Dashboard(client, root)
     browser.expose_client(
         client, lambda element: ui.StatusWidget(element, client.health, client.clock).unmount
     )
-    if dashboard is not None:  # the demo page opens on live events
+    if root is not None:  # the demo page opens on live events
         named = projects_from_query(query)
-        for project_id in ui.default_projects() if named is None else named:
+        for project_id in dashboard.default_projects(root) if named is None else named:
             client.subscribe(project_id)
     client.connect()
     return client

@@ -16,8 +16,6 @@ from .core import Health, State
 from .status import status_view
 from .stores import Readable
 
-Unsubscriber = Callable[[], None]
-
 
 def _el(tag: str, cls: str = "", text: str = "") -> Any:
     node = browser.document.createElement(tag)

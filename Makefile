@@ -5,7 +5,7 @@ HOST    ?= 127.0.0.1
 VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml)
 WHEEL   := build/dist/wsclient-$(VERSION)-py3-none-any.whl
 
-.PHONY: demo test setup svelte wheel lint typecheck unit e2e bench clean
+.PHONY: demo test setup svelte wheel snapshot lint typecheck unit e2e bench clean
 .DEFAULT_GOAL := test
 
 ## demo: install what is missing, then serve the page and the demo backend
@@ -20,7 +20,16 @@ test: setup /usr/bin/chromium lint typecheck
 	$(PY) -m pytest tests/unit tests/server
 	$(PY) -m pytest tests/e2e
 
-setup: .venv/.installed node_modules/.installed build/svelte/.built $(WHEEL)
+SNAPSHOT := build/snapshot/pyodide.snapshot.json
+
+setup: .venv/.installed node_modules/.installed build/svelte/.built $(WHEEL) $(SNAPSHOT)
+
+## snapshot: a Pyodide memory snapshot with the client imported (static/pyodide_snapshot.mjs
+## boots from it on a repeat visit), made offline in Node by the page's own pyodide package
+snapshot: $(SNAPSHOT)
+
+$(SNAPSHOT): node_modules/.installed tools/make_snapshot.mjs tools/pyscript_stdlib_modules.json static/snapshot_key.mjs $(wildcard src/wsclient/*.py)
+	node tools/make_snapshot.mjs --out build/snapshot
 
 ## svelte: compile svelte/*.svelte with svelte/compiler into build/svelte/ (for svelte.html)
 svelte: build/svelte/.built
@@ -57,6 +66,8 @@ node_modules/.installed: package.json package-lock.json
 lint: setup
 	node --check static/wsclient.js
 	node --check tools/compile_svelte.mjs
+	node --check tools/make_snapshot.mjs
+	node --check static/pyodide_snapshot.mjs
 	$(PY) -m ruff check src tests server bench
 	$(PY) -m ruff format --check src tests server bench
 

@@ -34,11 +34,12 @@ def test_pyscript_loads_the_adapters_javascript() -> None:
 
 
 def test_interpreter_is_local() -> None:
-    """Without a local interpreter PyScript fetches Pyodide from a CDN and nothing runs offline."""
+    """Without a local interpreter PyScript fetches Pyodide from a CDN and nothing runs offline:
+    pyscript.toml names the snapshot loader, which imports the npm pyodide from node_modules."""
     config = tomllib.loads((ROOT / "pyscript.toml").read_text())
-    interpreter = config["interpreter"]
-    assert interpreter.startswith("/node_modules/pyodide/")
-    assert (ROOT / interpreter.lstrip("/")).exists() or not (ROOT / "node_modules").exists()
+    assert config["interpreter"] == "/static/pyodide_snapshot.mjs"
+    loader = (ROOT / "static" / "pyodide_snapshot.mjs").read_text()
+    assert 'from "../node_modules/pyodide/pyodide.mjs"' in loader
 
 
 def test_page_names_no_remote_url() -> None:

@@ -88,6 +88,7 @@ class KeyedList:
         return len(self._recent)
 
     def changed(self, key: Any) -> None:
+        self._changed.pop(key, None)  # the latest change counts: last in the order
         self._changed[key] = None
 
     def _show_more(self, _event: Any) -> None:
@@ -95,9 +96,12 @@ class KeyedList:
         self.render()
 
     def render(self) -> None:
-        changed, self._changed = self._changed, {}
+        changed, self._changed = list(self._changed), {}
         recent, shown = self._recent, self._shown
-        for key in changed:
+        # Only the newest `limit` changes can be on screen after this render: older ones just
+        # move in the recency order (a burst of 10,000 new files builds 50 rows, not 10,000).
+        visible_from = len(changed) - self.limit
+        for index, key in enumerate(changed):
             value = self._lookup(key)
             element = shown.pop(key, None)
             if value is None:
@@ -107,6 +111,10 @@ class KeyedList:
                 continue
             recent[key] = None
             recent.move_to_end(key)
+            if index < visible_from:
+                if element is not None:
+                    element.remove()
+                continue
             if element is None:
                 element = browser.document.createElement(self._tag)
             self._fill(element, key, value)

@@ -7,8 +7,13 @@ use ``time.monotonic()`` (seconds), which is also the clock of ``Snapshot``/``At
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.server
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page
@@ -173,3 +178,21 @@ def frame_is(value: object) -> Callable[[Frame], bool]:
         return bool(got == value)
 
     return match
+
+
+@contextlib.contextmanager
+def plain_static_server(
+    directory: Path, handler: type[http.server.SimpleHTTPRequestHandler] | None = None
+) -> Iterator[str]:
+    """``directory`` behind Python's plain static file server (no /ws); yields its URL."""
+    serve = functools.partial(
+        handler or http.server.SimpleHTTPRequestHandler, directory=str(directory)
+    )
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), serve)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from server import ServerThread
+from tests.e2e.helpers import plain_static_server
 
 ROOT = Path(__file__).resolve().parents[2]
 STATUS = "[data-ws-status] .connection-status"
@@ -141,15 +139,8 @@ def test_two_hundred_reconnects_leave_no_proxies(app: Any, server: ServerThread)
 @pytest.fixture
 def static_server() -> Iterator[str]:
     """The repository root behind Python's plain static file server (no /ws there)."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(ROOT))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with plain_static_server(ROOT) as url:
+        yield url
 
 
 def test_plain_static_server_with_ws_parameter(

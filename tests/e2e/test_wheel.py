@@ -5,11 +5,9 @@ wsclient.js, nothing from src/ or static/) boots from it and connects.
 
 from __future__ import annotations
 
-import functools
 import http.server
 import subprocess
 import sys
-import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from server import ServerThread
+from tests.e2e.helpers import plain_static_server
 
 ROOT = Path(__file__).resolve().parents[2]
 VERSION = "0.1.0"
@@ -122,15 +121,8 @@ def user_app(wheel: Path, tmp_path: Path) -> Iterator[str]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    handler = functools.partial(Handler, directory=str(site))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with plain_static_server(site, Handler) as url:
+        yield url
 
 
 def test_a_pyscript_app_runs_the_client_from_the_wheel(

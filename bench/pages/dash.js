@@ -10,7 +10,7 @@
 //   the client's listener for bench.mark ran (every event before it dispatched and applied), t2
 //   two animation frames later (the dashboard rendered what the burst changed).
 // - probe(kind, key): the next frame containing `key` is stamped on arrival (`arrived`); a
-//   MutationObserver on the lists stamps the row for `key` being added (`inDom`: the end of the
+//   MutationObserver on the lists (only while probing) stamps the row for `key` being added (`inDom`: the end of the
 //   render that inserted it) and a rAF after that (`painted`). probeResult() resolves those plus
 //   every long task (> 50 ms, PerformanceObserver) overlapping [arrived - 100 ms, painted], and
 //   performance.timeOrigin (to compare with the harness's wall clock at the server's send).
@@ -66,7 +66,8 @@
   };
   d.waitMark = (id) =>
     new Promise((resolve) => {
-      const done = (t1) => nextFrames(2).then((t2) => resolve({ t0: d.t0, t1, t2 }));
+      const done = (t1) =>
+        nextFrames(2).then((t2) => resolve({ t0: d.t0, t1, t2, marks: { ...d.marks } }));
       if (d.marks[id] !== undefined) done(d.marks[id]);
       else d.waiters[id] = done;
     });
@@ -76,8 +77,33 @@
     process: (node, key) => node.getAttribute("data-process") === key,
     project: (node, key) => node.getAttribute("data-project") === key,
   };
+  // The lists are observed only while a probe runs: an observer makes Blink record every
+  // mutation, a cost the page would not have otherwise.
+  let observer = null;
+  const observe = (obs) => {
+    for (const id of ["projects", "processes", "files"]) {
+      const ul = document.getElementById(id);
+      if (ul) obs.observe(ul, { childList: true });
+    }
+  };
   d.probe_ = (kind, key) => {
     d.probe = { kind, key, arrived: 0, inDom: 0, painted: 0, resolve: null };
+    observe(observer);
+  };
+  // Diagnostics (untimed): how many row elements the lists get added while counting.
+  let counter = null;
+  d.countAdds = (on) => {
+    if (on) {
+      d.added = { projects: 0, processes: 0, files: 0 };
+      counter = new MutationObserver((records) => {
+        for (const r of records) d.added[r.target.id] += r.addedNodes.length;
+      });
+      observe(counter);
+    } else if (counter) {
+      counter.disconnect();
+      counter = null;
+    }
+    return d.added;
   };
   d.probeResult = () =>
     new Promise((resolve) => {
@@ -90,6 +116,7 @@
             .filter(([s, dur]) => s < p.painted && s + dur > from)
             .map(([s, dur]) => [Math.round(s - p.arrived), Math.round(dur)]);
           d.probe = null;
+          observer.disconnect();
           resolve({
             arrived: p.arrived,
             inDom: p.inDom,
@@ -166,11 +193,7 @@
   };
 
   addEventListener("DOMContentLoaded", () => {
-    const observer = new MutationObserver(watch);
-    for (const id of ["projects", "processes", "files"]) {
-      const ul = document.getElementById(id);
-      if (ul) observer.observe(ul, { childList: true });
-    }
+    observer = new MutationObserver(watch);
     button = document.createElement("button");
     button.type = "button";
     button.id = "bench-click";

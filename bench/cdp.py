@@ -11,6 +11,7 @@ unusable while frames flow). CDP events are read and skipped.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import tempfile
@@ -29,7 +30,7 @@ class CdpPage(HeadlessPage):
     """``HeadlessPage`` (same socket protocol: ``bench=<name>`` in the socket's query, a
     ``bench.ready`` frame from the page) plus a DevTools session on the page."""
 
-    def __init__(  # noqa: PLR0913
+    def __init__(
         self,
         bench: Bench,
         name: str,
@@ -78,9 +79,9 @@ class CdpPage(HeadlessPage):
                 port = int(active.read_text().split()[0])
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5) as r:
                     targets = json.load(r)
-                return str(next(t for t in targets if t.get("type") == "page")[
-                    "webSocketDebuggerUrl"
-                ])
+                return str(
+                    next(t for t in targets if t.get("type") == "page")["webSocketDebuggerUrl"]
+                )
             except (OSError, ValueError, IndexError, StopIteration):
                 if time.monotonic() > deadline or self._proc.poll() is not None:
                     raise RuntimeError("Chromium's DevTools did not come up") from None
@@ -135,9 +136,7 @@ class CdpPage(HeadlessPage):
 
     def close(self) -> None:
         if self._ws is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._ws.close()
-            except Exception:
-                pass
             self._ws = None
         super().close()

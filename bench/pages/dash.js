@@ -50,6 +50,19 @@
   }
   window.WebSocket = StampingWebSocket;
 
+  // Time spent in animation-frame callbacks (the dashboard renders there): a diagnostic.
+  d.rafMs = 0;
+  const nativeRaf = window.requestAnimationFrame.bind(window);
+  window.requestAnimationFrame = (callback) =>
+    nativeRaf((t) => {
+      const s = performance.now();
+      try {
+        callback(t);
+      } finally {
+        d.rafMs += performance.now() - s;
+      }
+    });
+
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) d.longTasks.push([e.startTime, e.duration]);
   }).observe({ type: "longtask", buffered: true });
@@ -67,7 +80,9 @@
   d.waitMark = (id) =>
     new Promise((resolve) => {
       const done = (t1) =>
-        nextFrames(2).then((t2) => resolve({ t0: d.t0, t1, t2, marks: { ...d.marks } }));
+        nextFrames(2).then((t2) =>
+          resolve({ t0: d.t0, t1, t2, marks: { ...d.marks }, rafMs: d.rafMs }),
+        );
       if (d.marks[id] !== undefined) done(d.marks[id]);
       else d.waiters[id] = done;
     });

@@ -421,7 +421,7 @@ def _receive_first(page: CdpPage, n: int, of: int) -> float:
     server.send(text=json.dumps({"type": "bench.arm", "n": n}), connection=page.connection)
     server.burst(list(FRAMES), connection=page.connection, count=of // len(FRAMES))
     result = page.wait_result(seen)
-    return (n - 1) / ((result["t1"] - result["t0"]) / 1000.0)
+    return float((n - 1) / ((result["t1"] - result["t0"]) / 1000.0))
 
 
 def first_burst(bench: Bench) -> Section:

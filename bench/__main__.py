@@ -1,7 +1,8 @@
 """``python -m bench`` (``make bench``): every benchmark in one go; writes bench/results/RESULTS.md.
 
 Options: ``--quick`` (fewer frames, reps and cycles: a smoke run), ``--only NAME`` (repeatable:
-throughput, startup, ui, deadlink, memory, recovery, outbox, offsets, storm, profile), ``--reps
+throughput, startup, ui, deadlink, memory, recovery, outbox, offsets, storm, profile, scale,
+firstburst, dashflood), ``--reps
 N`` (repetitions per variant), ``--out PATH``.
 """
 
@@ -21,7 +22,7 @@ if str(ROOT / "src") not in sys.path:
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from . import browser_benches, startup, throughput, v2  # noqa: E402
+from . import browser_benches, dashboard, startup, throughput, v2  # noqa: E402
 from . import reconnect_storm as storm_sim  # noqa: E402
 from .harness import (  # noqa: E402
     BOOT_TIMEOUT_MS,
@@ -44,6 +45,9 @@ NAMES = (
     "offsets",
     "storm",
     "profile",
+    "scale",
+    "firstburst",
+    "dashflood",
 )
 DEFAULT_OUT = ROOT / "bench" / "results" / "RESULTS.md"
 
@@ -192,6 +196,15 @@ def main(argv: list[str] | None = None) -> None:
             if "profile" in selected:
                 print("hot-path profile", flush=True)
                 sections.append(profile(bench))
+            if "scale" in selected:
+                print("dashboard at scale", flush=True)
+                sections.append(dashboard.scale(bench))
+            if "firstburst" in selected:
+                print("first burst and main-thread cost", flush=True)
+                sections.append(dashboard.first_burst(bench))
+            if "dashflood" in selected:
+                print("flood: dashboard vs snippet", flush=True)
+                sections.append(dashboard.dash_flood(bench))
             if bench.outside:
                 sections.append(
                     Section("Requests outside loopback (should be none)", details=bench.outside)

@@ -227,8 +227,11 @@ class Dashboard:
         self._rtts: deque[float] = deque(maxlen=SPARK_SAMPLES)
         # The first (time, progress) seen of each running process, for its ETA.
         self._progress_seen: dict[tuple[str, str], tuple[float, float]] = {}
+        # The activity figure is optional: a dashboard page without it skips it.
+        self._activity = browser.element_by_id("timeline") is not None
         self._ticker = browser.Ticker(self._tick, 1000)
-        self._ticker.start()
+        if self._activity:
+            self._ticker.start()
         self._wire_controls()
         root.setAttribute("aria-busy", "false")
 
@@ -241,6 +244,8 @@ class Dashboard:
         self._draw_timeline(now)
 
     def _draw_timeline(self, now: float) -> None:
+        if not self._activity:
+            return
         strip = []
         for status, start, width in self._timeline.segments(now):
             segment = _el("span", f"segment {status}")
@@ -344,7 +349,11 @@ class Dashboard:
         now = self._client.clock()
         self._timeline.record(now, health.state.value)
         self._draw_timeline(now)
-        if health.rtt is not None and (not self._rtts or self._rtts[-1] != health.rtt):
+        if (
+            self._activity
+            and health.rtt is not None
+            and (not self._rtts or self._rtts[-1] != health.rtt)
+        ):
             self._rtts.append(health.rtt)
             spark = self._by_id("rtt-spark").querySelector("polyline")
             spark.setAttribute("points", sparkline(list(self._rtts), 120.0, 22.0))

@@ -242,7 +242,7 @@ def memory(bench: Bench, cycles: int) -> Section:
             after["heap"] / 1024,
             "KiB",
             "flat",
-            abs(heap_delta) / cycles < 256,  # a leaked socket and its handlers cost ~2.6 KB of JS heap
+            abs(heap_delta) / cycles < 256,  # a leaked socket costs ~2.6 KB of JS heap
             ratio=after["heap"] / before["heap"],
             note=f"{heap_delta / 1024:+,.0f} KiB, {heap_delta / cycles:+,.0f} B per cycle",
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from playwright.sync_api import Page, expect
@@ -28,7 +29,10 @@ def test_status_follows_drop_and_recovery(app: Any, server: ServerThread) -> Non
     expect(status).to_have_class("connection-status warning")
     expect(status.locator(".detail")).to_contain_text("retrying")
     server.wait_for_attempts(2, timeout=10)  # the accepted one, then a refused retry
-    expect(status.locator(".text")).to_have_text("Reconnecting... (Attempt 2)")
+    # At least the second attempt (a busy machine may already be past it when the text is read).
+    expect(status.locator(".text")).to_have_text(
+        re.compile(r"^Reconnecting\.\.\. \(Attempt ([2-9]|\d{2,})\)$")
+    )
     server.refuse(False)
     expect(status).to_have_attribute("data-status", "connected", timeout=15_000)
     expect(status.locator(".text")).to_have_text("Connected")

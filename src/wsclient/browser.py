@@ -21,7 +21,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import js  # type: ignore[import-not-found]
 from pyodide.ffi import (  # type: ignore[import-not-found]
@@ -29,7 +29,6 @@ from pyodide.ffi import (  # type: ignore[import-not-found]
     create_once_callable,
     create_proxy,
     jsnull,
-    to_js,
 )
 
 from .core import Health
@@ -40,8 +39,6 @@ from .stores import Readable, callback_errors, get, report_callback_error, subsc
 if TYPE_CHECKING:
     from .app import Client
     from .driver import Driver
-
-T = TypeVar("T")
 
 log = logging.getLogger("wsclient")
 
@@ -128,11 +125,6 @@ class _Proxies:
 def live_proxy_count() -> int:
     """How many proxies this package created and has not destroyed yet."""
     return _Proxies.live
-
-
-def to_js_value(value: object) -> Any:
-    """A plain JS value (objects, not Maps) for a Python value, as JS callbacks expect."""
-    return to_js(value, dict_converter=js.Object.fromEntries)
 
 
 class _Socket:

@@ -286,12 +286,17 @@ class ServerThread:
     ) -> Snapshot:
         """Poll until `predicate(snapshot)` is true; raises WaitTimeout (a TimeoutError).
 
-        The predicate runs on the calling thread, so it may use anything the test has.
+        The predicate runs on the calling thread, so it may use anything the test has. A
+        predicate that indexes a connection which has not arrived yet (IndexError) is "not yet".
         """
         deadline = time.monotonic() + timeout
         while True:
             snap = self.snapshot()
-            if predicate(snap):
+            try:
+                done = predicate(snap)
+            except IndexError:
+                done = False
+            if done:
                 return snap
             if time.monotonic() >= deadline:
                 raise WaitTimeout(snap)

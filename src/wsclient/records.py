@@ -89,19 +89,19 @@ def record(cls: type[R]) -> type[R]:
     """Make ``cls`` (a ``Record`` subclass with annotated fields) a frozen value type."""
     if not issubclass(cls, Record):
         raise TypeError(f"@record needs a subclass of Record, got {cls.__qualname__}")
+    if "__slots__" in cls.__dict__:
+        raise TypeError(f"@record {cls.__qualname__}: remove __slots__ (fields live in __dict__)")
     annotations: dict[str, Any] = cls.__annotations__  # its own only (not inherited)
     names = tuple(n for n, kind in annotations.items() if not _is_classvar(kind))
     params: list[str] = []
     body: list[str] = []
-    scope: dict[str, Any] = {"_set": object.__setattr__, "_MISSING": _MISSING}
+    scope: dict[str, Any] = {"_MISSING": _MISSING}
     for name in names:
         default = cls.__dict__.get(name, _MISSING)
         if isinstance(default, _Factory):
             scope[f"_factory_{name}"] = default.make
             params.append(f"{name}=_MISSING")
-            body.append(
-                f"_set(self, {name!r}, _factory_{name}() if {name} is _MISSING else {name})"
-            )
+            body.append(f"_d[{name!r}] = _factory_{name}() if {name} is _MISSING else {name}")
             delattr(cls, name)  # no shared mutable default on the class
             continue
         if default is not _MISSING:
@@ -113,11 +113,14 @@ def record(cls: type[R]) -> type[R]:
             )
         else:
             params.append(name)
-        body.append(f"_set(self, {name!r}, {name})")
+        body.append(f"_d[{name!r}] = {name}")
     if hasattr(cls, "__post_init__"):
         body.append("self.__post_init__()")
-    source = f"def __init__(self, {', '.join(params)}) -> None:\n    " + "\n    ".join(
-        body or ["pass"]
+    # Fields go straight into the instance's __dict__ (``__setattr__`` refuses them): in Pyodide
+    # that builds a 7-field message in 0.6 us instead of 1.7 us with ``object.__setattr__`` per
+    # field, and one message is built per frame.
+    source = f"def __init__(self, {', '.join(params)}) -> None:\n    _d = self.__dict__\n    " + (
+        "\n    ".join(body or ["pass"])
     )
 
     def __init__(self: Record, *args: Any, **kwargs: Any) -> None:

@@ -172,6 +172,13 @@ def test_bad_declarations_are_refused_with_a_reason() -> None:
     with pytest.raises(TypeError, match="default_factory must be callable"):
         field(default_factory=[])  # type: ignore[arg-type]
 
+    with pytest.raises(TypeError, match="remove __slots__"):
+
+        @record
+        class Slotted(Record):
+            __slots__ = ("a",)
+            a: int
+
 
 @given(a=st.integers(), b=st.text(max_size=8), a2=st.integers(), b2=st.text(max_size=8))
 def test_matches_a_frozen_dataclass(a: int, b: str, a2: int, b2: str) -> None:

@@ -141,6 +141,9 @@ class _Ignore:
     def parse(self, text: str) -> Message | None:
         return None
 
+    def parse_joined(self, batch: str) -> list[Message | None]:
+        return []
+
     def dispatch(self, message: Message) -> None:
         pass
 

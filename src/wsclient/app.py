@@ -266,6 +266,9 @@ class Client:
     def parse(self, text: str) -> Message | None:
         return self.router.parse(text)
 
+    def parse_joined(self, batch: str) -> list[Message | None]:
+        return self.router.parse_joined(batch)
+
     def dispatch(self, message: Message) -> None:
         self.router.dispatch(message)
 

@@ -328,11 +328,12 @@ class DurableOutbox:
         return [entry for _, entry in found]
 
 
-def _frames(batch: Any) -> Iterable[str | int]:
+def _frames(batch: Any) -> str | Iterable[str | int]:
     """A batch from static/wsclient.js: text-only batches arrive as one string, the frames
-    joined with U+001E; others as an array of strings and binary frame sizes."""
+    joined with U+001E (the driver reads it as such); others as an array of strings and binary
+    frame sizes."""
     if type(batch) is str:
-        return batch.split("\x1e")
+        return batch
     return cast(list[str | int], batch.to_py())
 
 

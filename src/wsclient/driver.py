@@ -112,6 +112,10 @@ class Receiver(Protocol):
         """The message in a text frame, or None if it was dropped (and counted)."""
         ...
 
+    def parse_joined(self, batch: str) -> list[Message | None]:
+        """``parse`` of each frame of a batch joined with U+001E, in order."""
+        ...
+
     def dispatch(self, message: Message) -> None:
         """Deliver a message: domain stores and listeners."""
         ...
@@ -214,25 +218,31 @@ class Driver:
             self.core.socket_closed(socket_id, code, reason, self.port.now(), unsent=unsent)
             self.settle()
 
-    def frames(self, socket_id: int, batch: Iterable[str | int]) -> None:
+    def frames(self, socket_id: int, batch: str | Iterable[str | int]) -> None:
         """A batch of frames from one socket, in order: text frames as ``str``, binary frames as
-        their size in bytes (the protocol has none; they are counted and dropped)."""
+        their size in bytes (the protocol has none; they are counted and dropped); or one
+        ``str``: text frames joined with U+001E (which no valid JSON text holds unescaped)."""
         if socket_id not in self._live:
             return
         core = self.core
         receiver = self._receiver
-        parse = receiver.parse
         dispatch = receiver.dispatch
         received = core.received
         now = self.port.now()
         core.frame_received(socket_id, now)
-        for frame in batch:
-            if type(frame) is str:
-                message = parse(frame)
+        if type(batch) is str:
+            for message in receiver.parse_joined(batch):
                 if message is not None and received(socket_id, message, now):
                     dispatch(message)
-            else:
-                receiver.on_binary(frame)  # type: ignore[arg-type]
+        else:
+            parse = receiver.parse
+            for frame in batch:
+                if type(frame) is str:
+                    message = parse(frame)
+                    if message is not None and received(socket_id, message, now):
+                        dispatch(message)
+                else:
+                    receiver.on_binary(frame)  # type: ignore[arg-type]
         receiver.on_batch_end()
         self.settle()
 

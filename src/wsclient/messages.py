@@ -37,6 +37,7 @@ value JSON cannot hold (NaN, a set, a non-str key, a cycle...), so nothing broke
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections.abc import Callable
 from typing import Any, Final, Literal, TypeAlias, cast
@@ -63,6 +64,8 @@ __all__ = [
     "ProjectSnapshot",
     "StreamEvent",
     "Subscribed",
+    "decode_joined",
+    "from_value",
     "parse",
     "serialize",
     "to_wire",
@@ -252,6 +255,10 @@ _decode: Final = _decoder.decode
 # The scanner itself: ``decode`` minus its two whitespace regex matches and two Python frames.
 # A frame it does not read whole (leading or trailing whitespace, errors) goes through ``decode``.
 _scan: Final[Callable[[str, int], tuple[Any, int]]] = _decoder.scan_once  # type: ignore[attr-defined]
+
+# Between two frames in ``decode_joined``'s array: a string no server can put in a frame.
+_SEPARATOR: Final = f"x{random.getrandbits(96):024x}"
+_JOIN: Final = f',"{_SEPARATOR}",'
 
 _MISSING: Final = object()
 _JSON_NAMES: Final[dict[type, str]] = {
@@ -491,6 +498,12 @@ def parse(text: object, max_chars: int = MAX_FRAME_CHARS) -> Message | Drop:
         obj = _decode_slowly(text)
         if type(obj) is Drop:
             return obj
+    return from_value(obj)
+
+
+def from_value(obj: object) -> Message | Drop:
+    """The typed message a decoded frame stands for, or a `Drop` saying why not (``parse`` minus
+    the decoding)."""
     if type(obj) is not dict:
         return Drop("not_object", f"a JSON message must be an object, got {_describe(obj)}")
     type_ = obj.get("type", _MISSING)
@@ -503,6 +516,31 @@ def parse(text: object, max_chars: int = MAX_FRAME_CHARS) -> Message | Drop:
     if validator is None:
         return GenericMessage(type_, timestamp, obj)
     return validator(obj, type_, timestamp)
+
+
+def decode_joined(batch: str, max_chars: int = MAX_FRAME_CHARS) -> list[object] | None:
+    """The decoded values of a batch of text frames joined with U+001E, decoded in one pass of the
+    C scanner; or None: read this batch frame by frame (``parse`` on each).
+
+    One pass saves the per-frame call into the scanner (a tenth of the hot path in Pyodide). The
+    result is exactly what ``parse`` would read from each frame, or None: the batch holds no
+    frame over ``max_chars`` and no more brackets than ``MAX_DEPTH`` (so no frame nests too deep),
+    and the frames are decoded as the items of one array with a random string between each two.
+    A frame that is not one JSON value (``1,2``; ``[1`` then ``2]``; an unterminated string) either
+    breaks the array or moves a separator off the array's odd places (no frame can hold the
+    separator, which the server never sees), and the batch is read frame by frame.
+    """
+    if len(batch) > max_chars or batch.count("[") + batch.count("{") > MAX_DEPTH:
+        return None
+    text = "[" + batch.replace("\x1e", _JOIN) + "]"
+    try:
+        values, end = _scan(text, 0)
+    except (StopIteration, ValueError, RecursionError):
+        return None
+    gaps = batch.count("\x1e")
+    if end != len(text) or len(values) != 2 * gaps + 1 or values.count(_SEPARATOR) != gaps:
+        return None
+    return cast(list[object], values[::2])
 
 
 def too_deep(text: str) -> bool:

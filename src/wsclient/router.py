@@ -50,6 +50,8 @@ from wsclient.messages import (
     ProcessEvent,
     ProjectEvent,
     ProjectSnapshot,
+    decode_joined,
+    from_value,
     parse,
 )
 from wsclient.records import Record, record
@@ -289,6 +291,22 @@ class EventRouter:
             self._record_drop(message)
             return None
         return message
+
+    def parse_joined(self, batch: str) -> list[Message | None]:
+        """``parse`` of each frame in a batch joined with U+001E, in order: decoded in one pass
+        when ``messages.decode_joined`` can, frame by frame when not (the same result)."""
+        values = decode_joined(batch, self._max_frame_chars)
+        if values is None:
+            return [self.parse(frame) for frame in batch.split("\x1e")]
+        messages: list[Message | None] = []
+        for value in values:
+            message = from_value(value)
+            if isinstance(message, Drop):
+                self._record_drop(message)
+                messages.append(None)
+            else:
+                messages.append(message)
+        return messages
 
     def dispatch(self, message: Message) -> None:
         """Deliver one message: ``messages``, its domain store, then its listeners.

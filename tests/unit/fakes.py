@@ -109,6 +109,9 @@ class Recorder:
         message = parse(text)
         return None if isinstance(message, Drop) else message
 
+    def parse_joined(self, batch: str) -> list[Message | None]:
+        return [self.parse(text) for text in batch.split("\x1e")]
+
     def dispatch(self, message: Message) -> None:
         self.delivered.append(message)
 

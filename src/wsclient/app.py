@@ -1,8 +1,9 @@
 """The page's client: one connection core, one event router and its stores, one browser adapter.
 
-``start()`` is what ``src/main.py`` runs on page load: it reads the URL and options from the page,
-connects, mounts the status component into every ``[data-ws-status]`` element, renders the
-dashboard if the page has one, publishes ``window.wsclient`` and dispatches ``wsclient:ready``.
+``start()`` is what the page's ``<script type="py">`` runs on load (``from wsclient import app;
+app.start()``): it reads the URL and options from the page, connects, mounts the status component
+into every ``[data-ws-status]`` element, renders the dashboard if the page has one, publishes
+``window.wsclient`` and dispatches ``wsclient:ready``.
 """
 
 from __future__ import annotations

@@ -256,7 +256,8 @@ _decode: Final = _decoder.decode
 # A frame it does not read whole (leading or trailing whitespace, errors) goes through ``decode``.
 _scan: Final[Callable[[str, int], tuple[Any, int]]] = _decoder.scan_once  # type: ignore[attr-defined]
 
-# Between two frames in ``decode_joined``'s array: a string no server can put in a frame.
+# Between two frames in ``decode_joined``'s array: a string no frame holds by chance. (Not a
+# secret: a page booted from the memory snapshot has the one made with the snapshot.)
 _SEPARATOR: Final = f"x{random.getrandbits(96):024x}"
 _JOIN: Final = f',"{_SEPARATOR}",'
 
@@ -527,8 +528,8 @@ def decode_joined(batch: str, max_chars: int = MAX_FRAME_CHARS) -> list[object] 
     frame over ``max_chars`` and no more brackets than ``MAX_DEPTH`` (so no frame nests too deep),
     and the frames are decoded as the items of one array with a random string between each two.
     A frame that is not one JSON value (``1,2``; ``[1`` then ``2]``; an unterminated string) either
-    breaks the array or moves a separator off the array's odd places (no frame can hold the
-    separator, which the server never sees), and the batch is read frame by frame.
+    breaks the array or moves a separator off the array's odd places (the separator is 96 random
+    bits that no frame holds by chance), and the batch is read frame by frame.
     """
     if len(batch) > max_chars or batch.count("[") + batch.count("{") > MAX_DEPTH:
         return None

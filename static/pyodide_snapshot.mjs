@@ -14,7 +14,8 @@
 // what happened ({snapshot: "used" | "not cached" | "<why not>"}), for tests and curious users.
 //
 // polyscript imports this module and calls `loadPyodide({stdout, stderr, indexURL})`, reading
-// `version`; [files], [js_modules], the pyscript module and the page's own script all run after we return.
+// `version`; [files], [js_modules], the pyscript module and the page's own script all run after
+// we return.
 import { loadPyodide as stockLoadPyodide, version } from "../node_modules/pyodide/pyodide.mjs";
 import { sourcesKey } from "./snapshot_key.mjs";
 

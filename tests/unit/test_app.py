@@ -190,6 +190,34 @@ def test_the_frame_limit_is_an_option_and_a_drop_says_how_to_raise_it() -> None:
     assert [m.type for m in get(page.client.messages)][-1] == "small"
 
 
+def test_a_joined_batch_reaches_the_stores_like_the_same_frames_one_by_one() -> None:
+    """The page hands text-only batches over as one U+001E-joined string: the client delivers
+    the same messages, in order, and counts the same drops as for the frames one by one."""
+    frames = [
+        json.dumps({"type": "x", "n": 1}),
+        "not json",
+        json.dumps({"type": "x", "n": 2}),
+        json.dumps(["an", "array"]),
+        json.dumps({"type": "x", "n": 3}),
+    ]
+    seen: dict[str, list[object]] = {}
+    for how in ("joined", "one by one"):
+        page = Page()
+        got: list[object] = []
+        page.client.on("x", lambda m, got=got: got.append(m.fields["n"]))  # type: ignore[union-attr]
+        page.client.connect()
+        page.opened()
+        if how == "joined":
+            page.driver.frames(page.socket, "\x1e".join(frames))
+        else:
+            page.frames(*frames)
+        counts = {kind: stats.count for kind, stats in get(page.client.dropped).items()}
+        seen[how] = [got, counts, [m.type for m in get(page.client.messages)]]
+    assert seen["joined"] == seen["one by one"]
+    assert seen["joined"][0] == [1, 2, 3]
+    assert seen["joined"][1] == {"not_json": 1, "not_object": 1}
+
+
 def test_request_resolves_with_the_acks_data_and_fails_with_its_error() -> None:
     """request() is awaitable: ok -> the ack's data; ok:false -> RequestError(server text)."""
     import asyncio

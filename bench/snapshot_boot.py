@@ -29,6 +29,8 @@ from playwright.sync_api import Browser, sync_playwright
 from server import ServerThread
 from tests import chromium
 
+from .startup import THROTTLE
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "SNAPSHOT.md"
 # Stamps the moment the status component first says "connected" (milliseconds since navigation).
@@ -44,12 +46,6 @@ new MutationObserver((_, observer) => {
 DONE = "() => (window.__doneAt ?? window.__printedAt) !== undefined"
 ELAPSED = "() => window.__doneAt ?? window.__printedAt"
 PAGES = {"snippet": "bench/pages/embed.html", "bare": "bench/pages/bare.html"}
-THROTTLE = {
-    "offline": False,
-    "latency": 40,
-    "downloadThroughput": 2_500_000,
-    "uploadThroughput": 2_500_000,
-}
 
 
 def load(browser: Browser, url: str, kind: str, *, repeat: bool, throttled: bool) -> float:

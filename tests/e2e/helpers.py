@@ -105,6 +105,17 @@ def wait_status(page: Page, status: str, timeout: float = 10.0) -> None:
     )
 
 
+def wait_change(page: Page, status: str, after: float, timeout: float = 10.0) -> dict[str, Any]:
+    """Wait until the recorder has seen the health store enter ``status`` after ``after``
+    (performance.now() ms) and return that change. Unlike ``wait_status`` this cannot miss a
+    state that lasts less than one polling frame (a retry on a 100 ms ladder can be that short)."""
+    find = f"window.__rec.changes.find((c) => c.t > {after} && c.status === {status!r})"
+    page.wait_for_function(f"() => {find} !== undefined", timeout=timeout * 1000)
+    value = page.evaluate(find)
+    assert isinstance(value, dict)
+    return value
+
+
 def status_texts(page: Page) -> list[str]:
     """Every distinct text the status widget showed, in order (consecutive repeats merged)."""
     texts = page.evaluate("window.__rec.texts")

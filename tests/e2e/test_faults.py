@@ -25,6 +25,7 @@ from tests.e2e.helpers import (
     sockets,
     status_texts,
     stays_false,
+    wait_change,
     wait_opens,
     wait_settled,
     wait_status,
@@ -199,8 +200,7 @@ def test_half_open_link_is_detected_within_ping_interval_plus_pong_timeout(
     server.wait_for_open(1)
     t0 = page_now(page)  # taken before the silence starts: the measured time is an upper bound
     server.silence(True)
-    wait_status(page, "reconnecting", timeout=ping + pong + 5)
-    lost = next(c for c in changes(page) if c["t"] > t0 and c["status"] == "reconnecting")
+    lost = wait_change(page, "reconnecting", after=t0, timeout=ping + pong + 5)
     detection = (lost["t"] - t0) / 1000
     assert detection <= ping + pong + SLACK
     assert (lost["code"], lost["reason"], lost["attempt"]) == (4000, "heartbeat timeout", 1)
@@ -455,8 +455,7 @@ def test_offline_keeps_retrying_and_online_probes_or_retries_at_once(
     server.silence(True)
     t0 = page_now(page)
     context.set_offline(False)
-    wait_status(page, "reconnecting", timeout=probe + 5)
-    lost = next(c for c in changes(page) if c["t"] > t0 and c["status"] == "reconnecting")
+    lost = wait_change(page, "reconnecting", after=t0, timeout=probe + 5)
     claimed = (lost["t"] - t0) / 1000
     assert claimed <= probe + SLACK
     assert (lost["code"], lost["reason"]) == (4000, "heartbeat timeout")
@@ -537,8 +536,7 @@ def test_page_visible_again_sends_a_probe_at_once(
     server.silence(True)
     t0 = page_now(page)
     page.evaluate("window.__setVisibility('visible')")
-    wait_status(page, "reconnecting", timeout=probe + 5)
-    lost = next(c for c in changes(page) if c["t"] > t0 and c["status"] == "reconnecting")
+    lost = wait_change(page, "reconnecting", after=t0, timeout=probe + 5)
     claimed = (lost["t"] - t0) / 1000
     assert claimed <= probe + SLACK
     server.silence(False)

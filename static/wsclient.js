@@ -194,6 +194,11 @@ export function once(fn) {
  * JSON decoder, which kills the interpreter. */
 export const MAX_DEPTH = 512;
 
+/** The Python stores `window.wsclient` offers (each a Svelte-contract store). */
+export const STORE_NAMES = Object.freeze([
+  "state", "messages", "health", "sync", "projects", "files", "processes",
+]);
+
 /** What a value is, for error messages: "null", "the string \"x\"", "a Map"... */
 export function describe(value) {
   if (value === null || value === undefined) return String(value);
@@ -474,13 +479,16 @@ export function createClient(py) {
     messages: store(py, "messages"),
     health: store(py, "health"),
     sync: store(py, "sync"),
+    projects: store(py, "projects"),
+    files: store(py, "files"),
+    processes: store(py, "processes"),
     /** How many FFI proxies the client holds (a leak check for tests). */
     liveProxies: () => call(py, "liveProxies()", "liveProxies"),
     /** How many subscriptions the Python store `name` has now (a leak check for UIs). */
     subscriberCount: (name) => {
-      if (!["state", "messages", "health", "sync"].includes(name)) {
+      if (!STORE_NAMES.includes(name)) {
         throw new TypeError(
-          `wsclient.subscriberCount(name): expected "state", "messages", "health" or "sync", ` +
+          `wsclient.subscriberCount(name): expected one of ${STORE_NAMES.join(", ")}, ` +
             `got ${describe(name)}`,
         );
       }

@@ -20,7 +20,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 import js  # type: ignore[import-not-found]
@@ -34,6 +34,7 @@ from pyodide.ffi import (  # type: ignore[import-not-found]
 from .core import Health
 from .messages import to_wire
 from .outbound import Outbound
+from .records import Record
 from .stores import Readable, callback_errors, get, report_callback_error, subscriber_count
 
 if TYPE_CHECKING:
@@ -457,6 +458,18 @@ def json_for_js(value: object) -> str:
         return json.dumps(_finite(value), allow_nan=False)
 
 
+def _record_fields(value: Record) -> dict[str, Any]:
+    return {name: getattr(value, name) for name in value.__record_fields__}
+
+
+def _nested_records(value: Mapping[str, Mapping[str, Record]]) -> dict[str, dict[str, Any]]:
+    """``files``/``processes`` for JS: project -> key -> the record's fields as an object."""
+    return {
+        project: {key: _record_fields(item) for key, item in items.items()}
+        for project, items in value.items()
+    }
+
+
 def expose_client(client: Client, mount_status: Callable[[Any], Callable[[], None]]) -> None:
     """Publish ``window.wsclient`` (the page API of docs/protocol.md), then dispatch
     ``wsclient:ready``. The API itself is JavaScript (``createClient`` in static/wsclient.js);
@@ -473,6 +486,9 @@ def expose_client(client: Client, mount_status: Callable[[Any], Callable[[], Non
         "messages": (client.messages, lambda window: [to_wire(m) for m in window]),
         "health": (client.health, _health_to_page),
         "sync": (client.sync, dict),
+        "projects": (client.projects, dict),
+        "files": (client.files, _nested_records),
+        "processes": (client.processes, _nested_records),
     }
 
     def given(fn: Any) -> Any | None:

@@ -21,7 +21,8 @@ Unknown types are not errors: they become a `GenericMessage` holding the whole o
 Leniency, decided here once: ``timestamp`` may be missing or null (servers that omit it still
 work; it is then None), but if present it must be a string, kept as sent (ISO-8601 is not
 parsed, which would cost more than the rest of the frame). Project ``data`` may be missing or
-null (it is then ``{}``). Fields a known type does not define are ignored. ``progress`` must be a
+null (it is then ``{}``). Fields a known type does not define are not validated, but ``to_wire``
+still gives them to the page (it returns the frame's own object). ``progress`` must be a
 number from 0 to 1. A numeral too large for a float becomes ``inf`` (Python's float rules).
 
 The hot path is one ``json`` decode, one dict lookup on ``type`` and a small validator that checks
@@ -516,7 +517,13 @@ def from_value(obj: object) -> Message | Drop:
     validator = _VALIDATORS.get(type_)
     if validator is None:
         return GenericMessage(type_, timestamp, obj)
-    return validator(obj, type_, timestamp)
+    message = validator(obj, type_, timestamp)
+    if type(message) is not Drop:
+        # The frame's object, for to_wire: the page sees every field the server sent (fields
+        # this client has no use for too), in the server's order. Not a record field, so
+        # equality and repr stay those of the typed message.
+        message.__dict__["_source"] = obj
+    return message
 
 
 def decode_joined(batch: str, max_chars: int = MAX_FRAME_CHARS) -> list[object] | None:
@@ -574,9 +581,14 @@ def _decode_slowly(text: str) -> object:
 
 
 def to_wire(message: Message) -> dict[str, Any]:
-    """The JSON object a message stands for (optional fields that are None are left out)."""
+    """The JSON object a message stands for: for a parsed frame, the frame's own object (every
+    field it held, in its order; do not mutate it); for a message built in Python, its fields
+    (optional fields that are None are left out)."""
     if type(message) is GenericMessage:
         return dict(message.fields)
+    source: dict[str, Any] | None = message.__dict__.get("_source")
+    if source is not None:
+        return source
     wire: dict[str, Any] = {"type": message.type}
     if message.timestamp is not None:
         wire["timestamp"] = message.timestamp

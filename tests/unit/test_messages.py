@@ -273,6 +273,30 @@ def test_to_wire_omits_unset_optional_fields() -> None:
     }
 
 
+FRAMES_WITH_EXTRA_FIELDS = [
+    '{"interval":3,"type":"system.heartbeat","timestamp":"2025-01-01T00:00:00Z"}',
+    '{"type":"project.updated","project_id":"p","data":{"name":"A"},"meta":{"by":"ann"}}',
+    '{"type":"file.uploaded","project_id":"p","file":{"name":"a","path":"/a","size":1,'
+    '"asset_type":"image","mime":"image/png"},"offset":4}',
+    '{"type":"pong","id":"1","server_time":1733400000.5}',
+    '{"type":"process.progress","project_id":"p","process_id":"x","progress":0.5,"eta":12}',
+    '{"type":"ack","id":"r1","ok":true,"data":{"n":1},"took_ms":3}',
+]
+
+
+@pytest.mark.parametrize("frame", FRAMES_WITH_EXTRA_FIELDS)
+def test_to_wire_of_a_parsed_frame_is_the_frame_itself(frame: str) -> None:
+    """The page gets what JSON.parse of the frame gives: fields this client does not model are
+    kept, in the server's order; the typed message still compares by its own fields."""
+    message = parse(frame)
+    assert not isinstance(message, Drop)
+    assert json.dumps(to_wire(message)) == json.dumps(json.loads(frame))
+    assert list(to_wire(message)) == list(json.loads(frame))
+    rebuilt = type(message)(*message._values())
+    assert rebuilt == message and repr(rebuilt) == repr(message)
+    assert "_source" not in repr(message)
+
+
 def _cycle() -> dict[str, Any]:
     d: dict[str, Any] = {}
     d["self"] = d

@@ -63,6 +63,7 @@ import json
 import logging
 import math
 import random as _random
+from collections import deque
 from collections.abc import Callable
 from enum import Enum
 from typing import Final, Literal, TypeAlias
@@ -324,8 +325,10 @@ class _Link:
         "rx_since_ping",
         "started_at",
         "subscribed",
+        "trimmed",
         "writable",
         "written",
+        "written_bytes",
     )
 
     def __init__(self, socket_id: int, now: float) -> None:
@@ -345,6 +348,10 @@ class _Link:
         self.protocol = 0
         self.writable = True  # False once the socket refused a write (it is closing)
         self.written: list[Outbound] = []  # fire-and-forget sends, for bufferedAmount at close
+        self.written_bytes = 0  # their UTF-8 size (written is bounded like the outbox)
+        # The sizes of the newest sends trimmed off ``written``: if bufferedAmount at close
+        # reaches into them they were lost, and are counted as overflow.
+        self.trimmed: deque[int] = deque(maxlen=64)
         self.failed: list[Outbound] = []  # fire-and-forget sends the socket refused
 
     def deadline(self, options: Options) -> float:
@@ -690,6 +697,7 @@ class Session:
         for entry in link.written[::-1]:
             if entry.id == outbound_id:
                 link.written.remove(entry)
+                link.written_bytes -= entry.size
                 link.failed.append(entry)
                 break
         else:
@@ -726,7 +734,7 @@ class Session:
         self._advance(now)
         link = self._dropped_link
         if link is not None and link.id == socket_id:
-            self._put_back(_unsent_tail(link.written, unsent))
+            self._put_back(self._unsent(link, unsent))
             link.written = []
 
     def socket_error(self, socket_id: int, now: float) -> None:
@@ -800,7 +808,7 @@ class Session:
     def _drop_link(self, link: _Link, unsent: int) -> None:
         """The socket is gone: what it could not send goes back to the outbox, in order."""
         self._link = None
-        self._put_back([*_unsent_tail(link.written, unsent), *link.failed])
+        self._put_back([*self._unsent(link, unsent), *link.failed])
         link.failed = []
         if unsent:
             link.written = []
@@ -977,8 +985,12 @@ class Session:
             self._outbox.remove(entry.id)
             self._actions.append(Forget(entry.id))
             link.written.append(entry)
-            if len(link.written) > self._outbox.limit:
-                del link.written[0]
+            link.written_bytes += entry.size
+            outbox = self._outbox
+            while len(link.written) > outbox.limit or link.written_bytes > outbox.max_bytes:
+                old = link.written.pop(0)
+                link.written_bytes -= old.size
+                link.trimmed.append(old.size)
 
     def _flush(self, link: _Link) -> None:
         for entry in self._outbox:
@@ -986,11 +998,33 @@ class Session:
                 self._write(entry, link)
 
     def _put_back(self, entries: list[Outbound]) -> None:
+        """Return unsent entries to the outbox (and storage); what the bounds drop is forgotten."""
         if entries:
             for entry in entries:
                 entry.written_on = 0
-                self._actions.append(Persist(entry))
-            self._outbox.put_back(entries)
+            dropped = {old.id for old in self._outbox.put_back(entries)}
+            for entry in entries:
+                if entry.id not in dropped:
+                    self._actions.append(Persist(entry))
+            returned = {entry.id for entry in entries}
+            for id in dropped - returned:
+                self._actions.append(Forget(id))
+
+    def _unsent(self, link: _Link, unsent: int) -> list[Outbound]:
+        """The fire-and-forget sends of ``link`` still among its ``unsent`` buffered bytes at
+        close. Bytes beyond what ``written`` holds belonged to sends trimmed off it for the
+        bounds: those are lost, and counted as overflow (as far as ``trimmed`` remembers; control
+        frames in the buffer are taken for sends, as in ``_unsent_tail``)."""
+        tail = _unsent_tail(link.written, unsent)
+        beyond = unsent - sum(entry.size for entry in tail)
+        lost = 0
+        for size in reversed(link.trimmed):
+            if beyond <= 0:
+                break
+            lost += 1
+            beyond -= size
+        self._outbox.count_overflow(lost)
+        return tail
 
     def _acked(self, ack: Ack) -> None:
         entry = self._outbox.remove(ack.id)

@@ -121,14 +121,8 @@ class Outbox:
         count, size = len(self._entries) + 1, self.bytes + entry.size
         dropped: list[Outbound] = []
         if count > self.limit or size > self.max_bytes:
-            for old in self._entries.values():
-                if count <= self.limit and size <= self.max_bytes:
-                    break
-                if old.kind == "send":
-                    dropped.append(old)
-                    count -= 1
-                    size -= old.size
-            if count > self.limit or size > self.max_bytes:
+            dropped, fits = self._oldest_sends_over(count, size)
+            if not fits:
                 raise QueueFull(
                     f"the outbox is full of unacknowledged requests ({len(self._entries)} "
                     f"messages, {self.bytes} bytes; max_queue {self.limit}, max_queue_bytes "
@@ -136,28 +130,53 @@ class Outbox:
                 )
             for old in dropped:
                 self.remove(old.id)
-            self.overflow += len(dropped)
-            if not self._overflowing:
-                self._overflowing = True
-                logger.warning(
-                    "outbound queue full (max_queue %d messages, max_queue_bytes %d): "
-                    "dropping the oldest",
-                    self.limit,
-                    self.max_bytes,
-                )
+            self.count_overflow(len(dropped))
         self._entries[entry.id] = entry
         self.bytes += entry.size
         return dropped
 
-    def put_back(self, entries: list[Outbound]) -> None:
-        """Return entries that had left the outbox (unsent after all) to their original places."""
-        if entries:
-            merged = [*self._entries.values(), *entries]
-            merged.sort(key=lambda e: e.seq)
-            excess = max(0, len(merged) - self.limit)
-            self.overflow += excess
-            self._entries = {e.id: e for e in merged[excess:]}
-            self.bytes = sum(e.size for e in self._entries.values())
+    def put_back(self, entries: list[Outbound]) -> list[Outbound]:
+        """Return entries that had left the outbox (unsent after all) to their original places.
+        If that puts the outbox over either bound, the oldest sends are dropped as in ``add``
+        (counted; a request is never dropped): they are returned, oldest first."""
+        if not entries:
+            return []
+        merged = [*self._entries.values(), *entries]
+        merged.sort(key=lambda e: e.seq)
+        self._entries = {e.id: e for e in merged}
+        self.bytes = sum(e.size for e in merged)
+        dropped, _ = self._oldest_sends_over(len(merged), self.bytes)
+        for old in dropped:
+            self.remove(old.id)
+        self.count_overflow(len(dropped))
+        return dropped
+
+    def _oldest_sends_over(self, count: int, size: int) -> tuple[list[Outbound], bool]:
+        """The oldest sends whose removal brings ``count`` entries of ``size`` bytes within both
+        bounds, and whether it does (requests are never among them)."""
+        dropped: list[Outbound] = []
+        for old in self._entries.values():
+            if count <= self.limit and size <= self.max_bytes:
+                break
+            if old.kind == "send":
+                dropped.append(old)
+                count -= 1
+                size -= old.size
+        return dropped, count <= self.limit and size <= self.max_bytes
+
+    def count_overflow(self, lost: int) -> None:
+        """Count ``lost`` sends dropped for a bound; the first drop of an episode is logged."""
+        if lost <= 0:
+            return
+        self.overflow += lost
+        if not self._overflowing:
+            self._overflowing = True
+            logger.warning(
+                "outbound queue full (max_queue %d messages, max_queue_bytes %d): "
+                "dropping the oldest",
+                self.limit,
+                self.max_bytes,
+            )
 
     def remove(self, id: str) -> Outbound | None:
         entry = self._entries.pop(id, None)

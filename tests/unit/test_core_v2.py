@@ -188,6 +188,42 @@ def test_a_request_that_finds_only_requests_is_refused_at_once() -> None:
     assert settle.error is not None and "max_queue" in settle.error
 
 
+def test_sends_coming_back_at_close_never_push_a_request_out_of_the_outbox() -> None:
+    """v1, max_queue 3: a request waits for the server's first frame while four sends are
+    written; the close says all four were unsent. The bound drops the oldest *sends* (counted,
+    forgotten in storage); the request stays pending, stored, and times out as promised."""
+    b = FakeBrowser(Options(max_queue=3))
+    b.connect()
+    id_ = b.driver.request('{"type": "r"}', "r", 30.0)
+    b.opened(protocol=1)
+    texts = [json.dumps({"type": "m", "n": n}) for n in range(4)]
+    for text in texts:
+        b.send(text)
+    b.closed(1006, unsent=sum(len(t) for t in texts))
+    assert [i for i, _ in b.core.pending_requests()] == [id_]
+    assert id_ in b.port.stored
+    health = b.core.health()
+    assert (health.queue_depth, health.queue_overflow) == (3, 2)
+    assert sorted(e.text for e in b.port.stored.values() if e.kind == "send") == texts[2:]
+    b.advance(31.0)
+    assert b.page.settles == [Settle(id_, False, None, "request r timed out after 30000 ms")]
+    assert id_ not in b.port.stored
+
+
+def test_sends_coming_back_at_close_respect_max_queue_bytes() -> None:
+    """What bufferedAmount brings back is bounded by bytes as well as count."""
+    text = json.dumps({"type": "m", "pad": "x" * 80})
+    size = len(text)
+    b = connected(Options(max_queue=100, max_queue_bytes=3 * size), protocol=1)
+    for _ in range(5):
+        b.send(text)
+    b.closed(1006, unsent=5 * size)
+    health = b.core.health()
+    assert health.queue_depth == 3
+    assert health.queue_overflow == 2  # two trimmed off the written list, buffered: lost
+    assert sum(entry.size for entry in b.port.stored.values()) <= 3 * size
+
+
 # -- requests -----------------------------------------------------------------------------------
 
 

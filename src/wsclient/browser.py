@@ -32,6 +32,7 @@ from pyodide.ffi import (  # type: ignore[import-not-found]
 )
 
 from .core import Health
+from .durable import DurableOutbox
 from .messages import to_wire
 from .outbound import Outbound
 from .records import Record
@@ -153,7 +154,7 @@ class BrowserPort:
         self._driver = driver
         self._clock = clock
         self._open_socket = _js_module().openSocket
-        self._outbox = DurableOutbox(url)
+        self._outbox = _durable_outbox(url)
         self._sockets: dict[int, _Socket] = {}
         self._timer_handle: Any = None
         self._on_timer = _Proxies.create(self._timer_fired)
@@ -243,90 +244,13 @@ class BrowserPort:
             self._driver.page_visible()
 
 
-class DurableOutbox:
-    """The outbox in ``localStorage``, one key per entry (``wsclient:outbox:<url>:<id>``), so
-    each send costs one small write, not a rewrite of the whole queue. Where storage is full or
-    unavailable (private mode, a sandboxed frame) it logs one warning and the outbox lives in
-    memory only: sends never fail because of it."""
-
-    def __init__(self, url: str) -> None:
-        self._prefix = f"wsclient:outbox:{url}:"
-        self._page = int(js.Date.now())  # orders this page's entries after older pages'
-        self._storage: Any = None
-        try:
-            self._storage = js.window.localStorage
-        except Exception as exc:  # a SecurityError where storage is blocked
-            self._unavailable(exc)
-
-    def _unavailable(self, exc: BaseException) -> None:
-        if self._storage is not False:
-            log.warning(
-                "durable outbox unavailable (%s): queued messages are kept in memory only and "
-                "will not survive a reload",
-                exc,
-            )
-        self._storage = False
-
-    def save(self, entry: Outbound, now: float) -> None:
-        if not self._storage:
-            return
-        record = {
-            "order": [self._page, entry.seq],
-            "kind": entry.kind,
-            "type": entry.type,
-            "text": entry.text,
-            "tagged": entry.tagged,
-            "timeout": entry.timeout,
-            "expires": None
-            if entry.deadline is None
-            else js.Date.now() + (entry.deadline - now) * 1000.0,
-        }
-        try:
-            self._storage.setItem(self._prefix + entry.id, json.dumps(record))
-        except Exception as exc:  # QuotaExceededError
-            self._unavailable(exc)
-
-    def forget(self, id: str) -> None:
-        if self._storage:
-            try:
-                self._storage.removeItem(self._prefix + id)
-            except Exception as exc:
-                self._unavailable(exc)
-
-    def load(self, now: float) -> list[Outbound]:
-        """What earlier pages left for this URL, oldest first; unreadable entries are removed."""
-        if not self._storage:
-            return []
-        storage = self._storage
-        found: list[tuple[list[int], Outbound]] = []
-        wall = float(js.Date.now())
-        try:
-            keys = [storage.key(i) for i in range(storage.length)]
-            for key in keys:
-                if key is None or not key.startswith(self._prefix):
-                    continue
-                try:
-                    record = json.loads(storage.getItem(key))
-                    entry = Outbound(
-                        key[len(self._prefix) :],
-                        0,
-                        record["kind"],
-                        record["text"],
-                        tagged=bool(record["tagged"]),
-                        type=record["type"],
-                        timeout=record["timeout"],
-                    )
-                    if record["expires"] is not None:
-                        entry.deadline = now + (float(record["expires"]) - wall) / 1000.0
-                    found.append((list(record["order"]), entry))
-                except (TypeError, ValueError, KeyError) as exc:
-                    log.warning("dropping an unreadable outbox entry %s: %s", key, exc)
-                    storage.removeItem(key)
-        except Exception as exc:
-            self._unavailable(exc)
-            return []
-        found.sort(key=lambda item: item[0])
-        return [entry for _, entry in found]
+def _durable_outbox(url: str) -> DurableOutbox:
+    """The outbox's storage: ``localStorage``, or memory only where touching it throws."""
+    try:
+        storage = js.window.localStorage
+    except Exception as exc:  # a SecurityError where storage is blocked
+        return DurableOutbox(url, None, js.Date.now, why=str(exc))
+    return DurableOutbox(url, storage, js.Date.now)
 
 
 def _frames(batch: Any) -> str | Iterable[str | int]:
@@ -536,6 +460,12 @@ def expose_client(client: Client, mount_status: Callable[[Any], Callable[[], Non
         errors = get(callback_errors)
         return json.dumps({"count": errors.count, "last": errors.last})
 
+    def wasm_bytes() -> int:
+        """The size of Pyodide's WebAssembly memory (it only grows: the most ever held)."""
+        import pyodide_js  # type: ignore[import-not-found]
+
+        return int(pyodide_js._module.HEAPU8.buffer.byteLength)
+
     bridge: dict[str, Callable[..., Any]] = {
         "send": client.send_text,
         "request": client.request_text,
@@ -551,6 +481,8 @@ def expose_client(client: Client, mount_status: Callable[[Any], Callable[[], Non
         "countError": count_error,
         "callbackErrors": callback_errors_now,
         "liveProxies": live_proxy_count,
+        "wasmBytes": wasm_bytes,
+        "maxQueueBytes": lambda: client.core.options.max_queue_bytes,
         "subscriberCount": lambda name: subscriber_count(stores[name][0]),
     }
     py = js.Object.new()

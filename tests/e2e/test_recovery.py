@@ -657,6 +657,58 @@ def test_reload_while_down_keeps_50_sends_and_10_requests_and_delivers_them_once
     )
 
 
+# Where a value is longer than the limit, localStorage.setItem throws the browser's quota error.
+QUOTA_JS = """
+(limit) => {
+  const setItem = Storage.prototype.setItem;
+  Storage.prototype.setItem = function (key, value) {
+    if (String(value).length > limit) {
+      throw new DOMException("The quota has been exceeded.", "QuotaExceededError");
+    }
+    return setItem.call(this, key, value);
+  };
+}
+"""
+
+
+def test_a_full_storage_keeps_sends_in_memory_and_resends_nothing_delivered(
+    app: Any, page: Page, server: ServerThread, page_errors: list[str]
+) -> None:
+    """Storage refuses the big message (quota): one warning, it is delivered from memory in its
+    place, and every stored entry is removed once acknowledged, so the next page load sends
+    nothing again."""
+    console: list[str] = []
+    page.on("console", lambda m: console.append(m.text))
+    page.add_init_script(f"({QUOTA_JS})(2000)")
+    page = boot(app, page)
+    go_down(page, server)
+    page.evaluate(
+        """() => {
+          window.wsclient.send({ type: "test.send", seq: 0 });
+          window.wsclient.send({ type: "test.send", seq: 1, pad: "x".repeat(5000) });
+          window.wsclient.send({ type: "test.send", seq: 2 });
+          window.wsclient.send({ type: "test.send", seq: 3, pad: "y".repeat(5000) });
+        }"""
+    )
+    stored = "() => Object.keys(localStorage).filter((k) => k.startsWith('wsclient:outbox:'))"
+    assert len(page.evaluate(stored)) == 2  # seq 0 and 2; the big ones are in memory only
+    server.refuse(False)
+    server.wait_for_applied(4, timeout=15)
+    assert applied_seqs(server, "test.send") == [0, 1, 2, 3]
+    page.wait_for_function(f"() => ({stored})().length === 0")
+    warnings = [t for t in console if "could not store" in t]
+    assert len(warnings) == 1 and "memory only" in warnings[0]
+    assert "QuotaExceededError" in warnings[0] and "tag [object" not in warnings[0]
+
+    page.reload()
+    page.wait_for_function("() => window.wsclient !== undefined", timeout=60_000)
+    page.evaluate(f"{API}.send({{ type: 'test.send', seq: 4 }})")
+    server.wait_for_applied(5, timeout=15)
+    assert applied_seqs(server, "test.send") == [0, 1, 2, 3, 4]
+    assert wire_seqs(server, "test.send") == [0, 1, 2, 3, 4]  # nothing sent twice
+    assert page_errors == []
+
+
 # --- 11. the same process id in two projects ------------------------------------------------------
 
 

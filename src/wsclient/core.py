@@ -376,6 +376,7 @@ class _Stream:
         "epoch",
         "first",
         "offset",
+        "refetched",
         "reply_due",
         "resubscribing",
         "snapshot_due",
@@ -393,6 +394,7 @@ class _Stream:
         self.snapshot_due = False  # ``subscribed`` said a snapshot follows
         self.resubscribing = False  # a gap: a subscribe with ``since`` is out on this socket
         self.announced = False  # a subscribe was sent on some socket
+        self.refetched = False  # asked afresh after an unusable replay (once per socket)
 
 
 class Session:
@@ -439,6 +441,7 @@ class Session:
         self._error: str | None = None
         self._rtt: float | None = None
         self._duplicates = 0
+        self._warned_untagged = False  # the once-per-page warning of an untagged v2 send
 
     # -- outputs ---------------------------------------------------------------------------
 
@@ -817,6 +820,7 @@ class Session:
             stream.reply_due = None
             stream.resubscribing = False
             stream.snapshot_due = False
+            stream.refetched = False
             stream.target = None
         self._reply_deadline = None
 
@@ -981,6 +985,13 @@ class Session:
         v2 = link.protocol == 2
         entry.written_on = link.id
         self._actions.append(SendText(link.id, entry.wire(v2 or entry.kind == "request"), entry.id))
+        if v2 and not entry.retained and not self._warned_untagged:
+            self._warned_untagged = True
+            logger.warning(
+                'send(): a message that is not a JSON object, or has an "id" of its own, '
+                "cannot carry a delivery id: it is sent once and not kept until acknowledged "
+                '(send an object without "id" to have it delivered exactly once)'
+            )
         if not (v2 and entry.retained) and entry.kind == "send":
             self._outbox.remove(entry.id)
             self._actions.append(Forget(entry.id))
@@ -1110,6 +1121,25 @@ class Session:
         if reply.recovered and stream.offset is not None and stream.epoch == reply.epoch:
             stream.target = reply.offset
             self._caught_up(stream)
+        elif reply.recovered:
+            # A replay from a position this client does not hold (no ``since`` was sent, or it
+            # named another epoch): it cannot rebuild the project from it. Ask afresh, which a
+            # v2 server answers with a snapshot; if it says "recovered" again, the project is
+            # stale (events apply as they come, the app is told to resync).
+            logger.warning(
+                "project %r: the server replays from a position this client does not hold",
+                reply.project_id,
+            )
+            stream.epoch = stream.offset = None
+            if not stream.refetched:
+                stream.refetched = True
+                stream.snapshot_due = True
+                self._send_subscribe(reply.project_id, now)
+                return
+            stream.offset = reply.offset
+            stream.snapshot_due = False
+            self._set_status(stream, "stale")
+            self._actions.append(Resync(reply.project_id))
         else:
             stream.snapshot_due = True
         stream.epoch = reply.epoch
@@ -1131,7 +1161,7 @@ class Session:
         if target is not None and stream.offset is not None and stream.offset >= target:
             stream.target = None
             stream.first = False
-            if stream.status == "recovering":
+            if stream.status in ("recovering", "stale"):  # stale: its reply came late
                 self._set_status(stream, "live")
 
     def _stream_event(

@@ -4,12 +4,15 @@ acknowledged, requests settle exactly once, project streams recover (docs/protoc
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
+import pytest
 from fakes import FakePort
 from test_core_harness import HELLO, FakeBrowser, connected
 
 from wsclient.core import Options, Settle
+from wsclient.outbound import QueueFull
 
 PING = '{"type": "ping"'
 
@@ -224,6 +227,29 @@ def test_sends_coming_back_at_close_respect_max_queue_bytes() -> None:
     assert sum(entry.size for entry in b.port.stored.values()) <= 3 * size
 
 
+def test_an_untagged_v2_send_goes_once_with_one_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """A message with its own "id" (or not an object) cannot carry a delivery id: it is written
+    as it is, not kept; the page is warned once that it is not delivered exactly once."""
+    b = connected(protocol=2)
+    with caplog.at_level(logging.WARNING, logger="wsclient"):
+        b.driver.send_text('{"id": "mine", "type": "m"}', tagged=False)  # as Client.send does
+        b.send("[1, 2]")
+    assert wire(b) == [{"id": "mine", "type": "m"}, [1, 2]]
+    assert b.core.health().queue_depth == 0
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert "delivery id" in warning and "without" in warning
+
+
+def test_a_send_into_an_outbox_full_of_requests_raises_saying_what_to_do() -> None:
+    """Requests are never dropped for a send: the send is refused with a clear error and
+    nothing is queued."""
+    b = FakeBrowser(Options(max_queue=1))
+    b.core.request('{"type": "r"}', "r", 5.0, b.now)
+    with pytest.raises(QueueFull, match=r"full of unacknowledged requests.*raise the limits"):
+        b.send('{"type": "s"}')
+    assert b.core.health().queue_depth == 1
+
+
 # -- requests -----------------------------------------------------------------------------------
 
 
@@ -417,6 +443,47 @@ def test_no_subscribed_reply_in_time_makes_the_project_stale() -> None:
     b.advance(0.01)
     assert b.core.sync() == {"p": "stale"}
     assert b.page.resyncs == ["p"]
+
+
+def test_a_late_reply_whose_replay_completes_makes_a_stale_project_live_again() -> None:
+    """The reply came after the timeout (stale, resync told); the replay it announced still
+    completes, and then the project is live: it is no longer out of date."""
+    b = connected(Options(pong_timeout=1.0), protocol=2)
+    first_subscribe(b, top=3)
+    reconnect(b)
+    b.advance(1.0)
+    assert b.core.sync() == {"p": "stale"}
+    b.frame(subscribed("p", 5, recovered=True))
+    b.frame(event("p", 4))
+    assert b.core.sync() == {"p": "stale"}
+    b.frame(event("p", 5))
+    assert b.core.sync() == {"p": "live"}
+
+
+def test_a_replay_from_a_position_the_client_does_not_hold_asks_for_a_snapshot() -> None:
+    """A server that says "recovered" to a subscribe without ``since`` cannot be replayed
+    from: the client asks afresh (a snapshot follows) instead of dropping events for ever."""
+    b = connected(protocol=2)
+    b.subscribe("p")
+    b.frame(subscribed("p", 7, recovered=True))
+    assert wire(b)[-2:] == [{"type": "subscribe", "project_id": "p"}] * 2
+    b.frame(subscribed("p", 7, recovered=False))
+    b.frame(snapshot("p", 7))
+    b.frame(event("p", 8))
+    assert b.core.sync() == {"p": "live"}
+    assert [m.type for m in b.page.delivered[-2:]] == ["project.snapshot", "file.uploaded"]
+
+
+def test_a_server_that_keeps_saying_recovered_leaves_the_project_stale_not_deaf() -> None:
+    """Asked afresh, it says "recovered" again: the project is stale (resync told) and its
+    events are applied as they come."""
+    b = connected(protocol=2)
+    b.subscribe("p")
+    b.frame(subscribed("p", 7, recovered=True))
+    b.frame(subscribed("p", 7, recovered=True))
+    assert b.core.sync() == {"p": "stale"} and b.page.resyncs == ["p"]
+    b.frame(event("p", 8))
+    assert b.page.delivered[-1].type == "file.uploaded"
 
 
 def test_the_position_is_forgotten_after_the_last_unsubscribe() -> None:

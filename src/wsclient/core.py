@@ -983,6 +983,9 @@ class Session:
         """Write ``entry`` on the open ``link``. On v2 it stays until acknowledged; a v1
         fire-and-forget send leaves the outbox (only ``bufferedAmount`` can bring it back)."""
         v2 = link.protocol == 2
+        if entry.kind == "request" and not v2:
+            self._refuse_request_on_v1(entry)
+            return
         entry.written_on = link.id
         self._actions.append(SendText(link.id, entry.wire(v2 or entry.kind == "request"), entry.id))
         if v2 and not entry.retained and not self._warned_untagged:
@@ -1002,6 +1005,20 @@ class Session:
                 old = link.written.pop(0)
                 link.written_bytes -= old.size
                 link.trimmed.append(old.size)
+
+    def _refuse_request_on_v1(self, entry: Outbound) -> None:
+        """A v1 server never acknowledges: a request could only time out, and be applied once
+        per reconnect meanwhile. It is rejected instead, before it is written."""
+        self._outbox.remove(entry.id)
+        self._actions.append(Forget(entry.id))
+        self._actions.append(
+            Settle(
+                entry.id,
+                False,
+                error=f"request {entry.type} refused: the server speaks protocol v1, which does "
+                "not acknowledge requests (use send(), or a v2 server)",
+            )
+        )
 
     def _flush(self, link: _Link) -> None:
         for entry in self._outbox:

@@ -192,14 +192,13 @@ def test_a_request_that_finds_only_requests_is_refused_at_once() -> None:
 
 
 def test_sends_coming_back_at_close_never_push_a_request_out_of_the_outbox() -> None:
-    """v1, max_queue 3: a request waits for the server's first frame while four sends are
-    written; the close says all four were unsent. The bound drops the oldest *sends* (counted,
-    forgotten in storage); the request stays pending, stored, and times out as promised."""
-    b = FakeBrowser(Options(max_queue=3))
-    b.connect()
+    """v2, max_queue 3: a request is pending while four untagged sends (not kept until acked)
+    are written; the close says all four were unsent. The bound drops the oldest *sends*
+    (counted, forgotten in storage); the request stays pending, stored, and times out as
+    promised."""
+    b = connected(Options(max_queue=3), protocol=2)
     id_ = b.driver.request('{"type": "r"}', "r", 30.0)
-    b.opened(protocol=1)
-    texts = [json.dumps({"type": "m", "n": n}) for n in range(4)]
+    texts = [json.dumps([n]) for n in range(4)]
     for text in texts:
         b.send(text)
     b.closed(1006, unsent=sum(len(t) for t in texts))
@@ -211,6 +210,20 @@ def test_sends_coming_back_at_close_never_push_a_request_out_of_the_outbox() -> 
     b.advance(31.0)
     assert b.page.settles == [Settle(id_, False, None, "request r timed out after 30000 ms")]
     assert id_ not in b.port.stored
+
+
+def test_a_request_meets_a_v1_server_with_a_clear_rejection_not_a_timeout() -> None:
+    """v1 has no acks: a queued request is rejected when the server turns out to be v1, a new
+    one at once; neither is written (so neither is applied once per reconnect)."""
+    b = FakeBrowser()
+    b.connect()
+    queued = b.driver.request('{"type": "save"}', "save", 30.0)
+    b.opened(protocol=1)
+    fresh = b.driver.request('{"type": "load"}', "load", 30.0)
+    assert [m.get("type") for m in wire(b)] == []
+    assert [(s.id, s.ok) for s in b.page.settles] == [(queued, False), (fresh, False)]
+    assert "request save refused: the server speaks protocol v1" in (b.page.settles[0].error or "")
+    assert b.port.stored == {} and b.core.health().queue_depth == 0
 
 
 def test_sends_coming_back_at_close_respect_max_queue_bytes() -> None:

@@ -5,7 +5,7 @@
 timer and reports ``online``/``offline``, ``visibilitychange`` and ``pageshow`` to the driver.
 
 Proxy ownership (Pyodide keeps a JS function made from a Python callable alive until it is
-destroyed; see docs/platform.md): every ``create_proxy`` in the package happens here, through
+destroyed, and nothing else frees it): every ``create_proxy`` in the package happens here, through
 ``_Proxies``, and each is destroyed when its owner is done with it:
 
 - per socket: three handlers (open, batch of frames, close), destroyed the moment the driver lets

@@ -110,7 +110,8 @@ DOM_STATE_JS = """
     : null;
   const chip = document.querySelector(`#subscriptions button[data-unsubscribe="${CSS.escape(p)}"]`);
   const sync = chip ? chip.parentElement.getAttribute("data-sync") : null;
-  return { files, processes, project, sync };
+  const note = chip ? chip.parentElement.querySelector(".sync-note") : null;
+  return { files, processes, project, sync, note: note ? note.textContent : null };
 }
 """
 
@@ -231,7 +232,47 @@ def expected_dom(project: str, state: dict[str, Any], sync: str) -> dict[str, An
         name, status = data.get("name"), data.get("status")
         detail = f"  {project}" + (f" \u00b7 {status}" if status else "")
         project_row = [str(name or project), detail]
-    return {"files": files, "processes": processes, "project": project_row, "sync": sync}
+    return {
+        "files": files,
+        "processes": processes,
+        "project": project_row,
+        "sync": sync,
+        "note": SYNC_NOTES.get(sync),
+    }
+
+
+#: What the dashboard's chip says next to a project in each sync status (None: nothing).
+SYNC_NOTES = {
+    "recovering": "catching up\u2026",
+    "reset": "reloaded from snapshot",
+    "stale": "may be out of date",
+}
+
+STORES_STATE_JS = """
+(p) => {
+  const now = (store) => {
+    let value;
+    store.subscribe((v) => { value = v; })();
+    return value;
+  };
+  const ws = window.wsclient;
+  const files = now(ws.files)[p] || {};
+  const processes = {};
+  for (const [id, proc] of Object.entries(now(ws.processes)[p] || {})) {
+    processes[id] = { status: proc.status, progress: proc.progress, message: proc.message };
+  }
+  const data = now(ws.projects)[p];
+  return { data: data === undefined ? null : data, files, processes };
+}
+"""
+
+
+def stores_state(page: Page, project: str) -> dict[str, Any]:
+    """``project`` as the client's Python stores hold it (read through ``window.wsclient``), in
+    the shape of the server's ``project_state``."""
+    value = page.evaluate(STORES_STATE_JS, project)
+    assert isinstance(value, dict)
+    return value
 
 
 def dom_state(page: Page, project: str) -> dict[str, Any]:

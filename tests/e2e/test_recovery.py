@@ -39,6 +39,7 @@ from tests.e2e.recovery_helpers import (
     outcomes,
     report,
     settled,
+    stores_state,
     wait_dom,
     wait_sync,
     wait_top,
@@ -86,11 +87,13 @@ def test_20_drops_with_events_in_every_gap_replay_each_offset_exactly_once(
     app: Any, page: Page, server: ServerThread, page_errors: list[str]
 ) -> None:
     """20 drops with events emitted while down: each reconnect replays the gap, every offset
-    reaches on("*") exactly once, the page equals the server and sync is live again."""
+    reaches on("*") exactly once, and after each reconnect the Python stores and the dashboard
+    equal the server and sync is live again."""
     projects = ("alpha", "beta")
     page = boot(app, page)
     subscribe(page, server, *projects)
     catch_up: list[float] = []
+    render: list[float] = []
     for i in range(1, 21):
         go_down(page, server)
         for j, p in enumerate(projects):
@@ -106,7 +109,8 @@ def test_20_drops_with_events_in_every_gap_replay_each_offset_exactly_once(
             entries = log(page, p)
             assert_exactly_once(offsets(entries), server.position(p)[1])
             assert fold(entries) == server.project_state(p), f"drop {i}: {p} differs"
-    render = [wait_dom(page, server, p, "live") for p in projects]
+            assert stores_state(page, p) == server.project_state(p), f"drop {i}: {p} stores"
+            render.append(wait_dom(page, server, p, "live"))
     snap = server.snapshot()
     assert len(snap.connections) == 21
     # Every reconnect recovered by replay: `since` on each resubscribe, never a second snapshot.
@@ -319,6 +323,7 @@ def test_v1_server_marks_projects_stale_with_one_resync_per_project_per_reconnec
     assert page.evaluate("window.__rr.resyncStar") == len(resyncs)  # "*" sees them too
     assert page.evaluate("window.__rr.sync") == {p: "stale" for p in projects}
     assert [dom_state(page, p)["sync"] for p in projects] == ["stale", "stale"]
+    assert [dom_state(page, p)["note"] for p in projects] == ["may be out of date"] * 2
     assert all(c.protocol == 1 for c in server.snapshot().connections)
     assert page_errors == []
     report("4 v1 resync", reconnects=reconnects, resyncs=dict(per_project))

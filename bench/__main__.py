@@ -1,9 +1,8 @@
 """``python -m bench`` (``make bench``): every benchmark in one go; writes bench/results/RESULTS.md.
 
 Options: ``--quick`` (fewer frames, reps and cycles: a smoke run), ``--only NAME`` (repeatable:
-throughput, startup, ui, deadlink, memory, recovery, outbox, offsets, storm, profile, scale,
-firstburst, dashflood), ``--reps
-N`` (repetitions per variant), ``--out PATH``.
+throughput, startup, ui, deadlink, memory, recovery, outbox, storage, offsets, storm, profile,
+scale, firstburst, dashflood, dashbefore), ``--reps N`` (repetitions per variant), ``--out PATH``.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ if str(ROOT / "src") not in sys.path:
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from . import browser_benches, dashboard, startup, throughput, v2  # noqa: E402
+from . import browser_benches, dash_before, dashboard, startup, storage, throughput, v2  # noqa: E402
 from . import reconnect_storm as storm_sim  # noqa: E402
 from .harness import (  # noqa: E402
     BOOT_TIMEOUT_MS,
@@ -42,12 +41,14 @@ NAMES = (
     "memory",
     "recovery",
     "outbox",
+    "storage",
     "offsets",
     "storm",
     "profile",
     "scale",
     "firstburst",
     "dashflood",
+    "dashbefore",
 )
 DEFAULT_OUT = ROOT / "bench" / "results" / "RESULTS.md"
 
@@ -107,12 +108,21 @@ def profile(bench: Bench) -> Section:
     return sec
 
 
-def render(sections: list[Section], meta: dict[str, str], elapsed: float) -> str:
+def render(
+    sections: list[Section],
+    meta: dict[str, str],
+    elapsed: float,
+    heading: tuple[str, str] | None = None,
+) -> str:
+    title, intro = heading or (
+        "Benchmark results",
+        "Written by `python -m bench` (`make bench`).",
+    )
     lines = [
-        "# Benchmark results",
+        f"# {title}",
         "",
-        "Written by `python -m bench` (`make bench`). Every figure is the median of the "
-        "repetitions; every ratio is against a baseline measured in the same run.",
+        f"{intro} Every figure is the median of the repetitions; every ratio is against a "
+        "baseline measured in the same run.",
         "",
     ]
     lines += [f"- **{k}**: {v}" for k, v in meta.items()]
@@ -142,7 +152,9 @@ def render(sections: list[Section], meta: dict[str, str], elapsed: float) -> str
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, heading: tuple[str, str] | None = None) -> None:
+    """``heading``: the title and first sentence of the file written (``bench.storage`` and
+    ``bench.dash_before`` write their own files through this)."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a fast smoke run")
     parser.add_argument("--only", action="append", choices=NAMES, help="run only this one")
@@ -187,6 +199,9 @@ def main(argv: list[str] | None = None) -> None:
             if "outbox" in selected:
                 print("v2: outbox cost per send", flush=True)
                 sections.append(v2.outbox(bench))
+            if "storage" in selected:
+                print("durable outbox storage: localStorage vs IndexedDB", flush=True)
+                sections.append(storage.run(bench))
             if "offsets" in selected:
                 print("v2: throughput with offsets", flush=True)
                 sections.append(v2.offsets(bench, frames // 2))
@@ -205,13 +220,16 @@ def main(argv: list[str] | None = None) -> None:
             if "dashflood" in selected:
                 print("flood: dashboard vs snippet", flush=True)
                 sections.append(dashboard.dash_flood(bench))
+            if "dashbefore" in selected:
+                print("flood: dashboard vs the dashboard before its activity figure", flush=True)
+                sections.append(dash_before.flood(bench))
             if bench.outside:
                 sections.append(
                     Section("Requests outside loopback (should be none)", details=bench.outside)
                 )
         finally:
             bench.close()
-    text = render(sections, meta, time.monotonic() - started)
+    text = render(sections, meta, time.monotonic() - started, heading)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text + "\n")
     print(text)

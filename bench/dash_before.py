@@ -1,24 +1,47 @@
-"""The dashboard with its activity figure vs without it (the dashboard as before issue 14).
+"""The dashboard as it is vs the dashboard as it was before the dashboard issue (#14).
 
-    PYTHONPATH=src:. python -m bench.dash_before
+    PYTHONPATH=src:. python -m bench.dash_before      # writes bench/results/dashboard-vs-before.md
+    python -m bench --only dashbefore                 # the same section in RESULTS.md
 
-Runs ``dashflood`` (bench/dashboard.py) with its baseline page swapped for ``index.html`` minus
-the timeline, sparkline and messages/s, made from ``index.html`` at run time into a temporary
-folder under bench/ (the rows labelled "snippet" in the output are that page). Writes
-``bench/results/dashboard-vs-before.md``.
+The dashboard issue added a connection timeline, a round-trip sparkline, messages/s and a
+per-process ETA (``src/wsclient/activity.py``, drawn by ``src/wsclient/dashboard.py``). The
+"before" page is made at run time, from the sources being measured, into a temporary folder under
+bench/ (removed after):
+
+- its HTML is ``index.html`` without the activity figure (timeline, sparkline) and the Messages/s
+  row; the dashboard then starts no ticker and draws neither (``Dashboard._activity``);
+- its Python runs ``app.start()`` after replacing three ``Dashboard`` methods with their own
+  source minus what the issue added: ``_fill_process`` without the ETA (the bursts here are
+  ``process.progress`` frames, so a process row is redrawn every frame, with its ETA),
+  ``_on_message`` without the messages/s counter, ``_render_health`` without the timeline's
+  ``record`` and the sparkline. The dashboard has no switch for the ETA (nor for the other two),
+  so the bench removes those statements from the methods' source (``ast``) and fails if it cannot
+  find them; a switch in ``dashboard.py`` would make this unnecessary.
+
+Both pages then run ``dashflood`` (``bench/dashboard.py``), the new dashboard vs this baseline.
+Goal (the issue's): throughput >= 0.95x.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import tempfile
+import textwrap
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from bench import dashboard
-from bench.__main__ import main
+from . import dashboard
+from .harness import Bench, Section
 
 ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "results" / "dashboard-vs-before.md"
+#: index.html's start script (its ``./`` made ``/`` by ``without_activity``).
+INLINE_START = (
+    '<script type="py" config="/pyscript.toml">from wsclient import app; app.start()</script>'
+)
 
 
 def without_activity(html: str) -> str:
@@ -29,19 +52,134 @@ def without_activity(html: str) -> str:
     return html.replace('"./', '"/')
 
 
-def run() -> None:
+def _mentions(*names: str) -> Callable[[str], bool]:
+    return lambda source: any(name in source for name in names)
+
+
+#: Per method: which of its top-level statements the issue added (a test on their source).
+DROPS: dict[str, Callable[[str], bool]] = {
+    "_fill_process": _mentions("_progress_seen", "eta("),
+    "_on_message": _mentions("self._received"),
+    "_render_health": _mentions("_timeline", "_draw_timeline", "_rtts", "sparkline"),
+}
+
+
+def before_methods(source: str) -> dict[str, str]:
+    """The source of each ``Dashboard`` method of ``DROPS`` minus the statements it names (and
+    ``now = ...`` if nothing uses ``now`` any more). Fails if a method or a drop is not found."""
+    tree = ast.parse(source)
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Dashboard")
+    lines = source.splitlines()
+    out: dict[str, str] = {}
+    for name, added in DROPS.items():
+        fn = next((n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == name), None)
+        if fn is None:
+            raise RuntimeError(f"dash_before: Dashboard.{name} not found in dashboard.py")
+        drop: set[int] = set()
+        for stmt in fn.body:
+            text = ast.get_source_segment(source, stmt) or ""
+            if added(text):
+                assert stmt.end_lineno is not None
+                drop.update(range(stmt.lineno, stmt.end_lineno + 1))
+        if not drop:
+            raise RuntimeError(f"dash_before: nothing of the issue found in Dashboard.{name}")
+        kept = [
+            line
+            for number, line in enumerate(lines[fn.lineno - 1 : fn.end_lineno], fn.lineno)
+            if number not in drop
+        ]
+        body = textwrap.dedent("\n".join(kept))
+        uses = [m.start() for m in re.finditer(r"\bnow\b", body)]
+        if len(uses) == 1:  # only its assignment is left
+            body = re.sub(r"\n\s*now = self\._client\.clock\(\)\n", "\n", body)
+        left = added(body.split("\n", 1)[1])  # the body, the signature aside
+        if left:
+            raise RuntimeError(f"dash_before: Dashboard.{name} still has the issue's code")
+        ast.parse(body)
+        out[name] = body
+    return out
+
+
+def before_script(methods: dict[str, str]) -> str:
+    """The before page's Python: the methods replaced, then the client started as usual."""
+    return (
+        '"""Generated by bench/dash_before.py (removed after the run): the dashboard as before '
+        'the dashboard issue."""\n\n'
+        "import js\n\n"
+        "from wsclient import app, dashboard\n\n"
+        f"_METHODS = {methods!r}\n"
+        "_ns = dict(vars(dashboard))\n"
+        "for _name, _source in _METHODS.items():\n"
+        '    _code = "from __future__ import annotations\\n" + _source\n'
+        '    exec(compile(_code, f"<dash-before {_name}>", "exec"), _ns)\n'
+        "    setattr(dashboard.Dashboard, _name, _ns[_name])\n"
+        'js.window.__dashBefore = ",".join(_METHODS)\n'
+        "app.start()\n"
+    )
+
+
+@contextmanager
+def before_page() -> Iterator[str]:
+    """The before page, made from index.html and src/wsclient/dashboard.py; yields its path."""
     folder = Path(tempfile.mkdtemp(prefix="_tmp-dash-before-", dir=ROOT / "bench"))
     try:
-        page = folder / "dash-before.html"
-        page.write_text(without_activity((ROOT / "index.html").read_text()))
-        assert "timeline" not in page.read_text() and 'id="rate"' not in page.read_text()
-        dashboard.FLOOD_VARIANTS = {
-            "dashboard": "/index.html",
-            "snippet": f"/bench/{folder.name}/dash-before.html",
-        }
-        main(["--only", "dashflood", "--out", str(ROOT / "bench/results/dashboard-vs-before.md")])
+        html = without_activity((ROOT / "index.html").read_text())
+        inline = INLINE_START
+        if inline not in html:
+            raise RuntimeError("dash_before: index.html's inline start script not found")
+        script = f"/bench/{folder.name}/dash_before_main.py"
+        html = html.replace(
+            inline, f'<script type="py" config="/pyscript.toml" src="{script}"></script>'
+        )
+        assert 'id="timeline"' not in html and 'id="rate"' not in html
+        (folder / "dash-before.html").write_text(html)
+        methods = before_methods((ROOT / "src" / "wsclient" / "dashboard.py").read_text())
+        (folder / "dash_before_main.py").write_text(before_script(methods))
+        yield f"/bench/{folder.name}/dash-before.html"
     finally:
-        shutil.rmtree(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def baseline(path: str) -> dashboard.Baseline:
+    return dashboard.Baseline(
+        key="before",
+        path=path,
+        label="dashboard before the dashboard issue (`dash-before.html`: no timeline, "
+        "sparkline, messages/s, ETA)",
+        prefix="New dashboard vs before the dashboard issue",
+        title="the dashboard as before the dashboard issue (no timeline, sparkline, "
+        "messages/s, ETA)",
+        goal=0.95,
+        about="`dash-before.html`, made at run time by `bench/dash_before.py`: `index.html` "
+        "without the activity figure and the Messages/s row, its `Dashboard._fill_process` "
+        "without the ETA, `_on_message` without the messages/s counter and `_render_health` "
+        "without the timeline and the sparkline (the methods' own source minus those "
+        "statements). Everything else (client, stores, lists, feed) is the same code.",
+        check_js='window.__dashBefore === "_fill_process,_on_message,_render_health"',
+    )
+
+
+def flood(bench: Bench) -> Section:
+    """``dashflood``: ``index.html`` vs the before page."""
+    # The goal is judged on the median of per-pair ratios: more pairs than dashflood's three.
+    reps = 2 if bench.settings.quick else max(5, bench.settings.reps)
+    with before_page() as path:
+        return dashboard.dash_flood(bench, baseline(path), reps=reps)
+
+
+def run() -> None:
+    from .__main__ import main
+
+    main(
+        ["--only", "dashbefore", "--out", str(OUT)],
+        heading=(
+            "The dashboard vs the dashboard before the dashboard issue",
+            "Reproduce: `PYTHONPATH=src:. .venv/bin/python -m bench.dash_before` (or "
+            "`.venv/bin/python -m bench --only dashbefore`, which writes the same section into "
+            "RESULTS.md). The baseline is `dash-before.html` (see `bench/dash_before.py`), the "
+            "dashboard without the issue's timeline, sparkline, messages/s and ETA.",
+        ),
+    )
 
 
 if __name__ == "__main__":

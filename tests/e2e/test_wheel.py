@@ -23,16 +23,17 @@ VERSION = "0.1.0"
 WHEEL_NAME = f"wsclient-{VERSION}-py3-none-any.whl"
 BOOT_TIMEOUT_MS = 60_000
 
-# The user's app: the three lines of docs/svelte.md ("The wheel") in their pyscript.toml.
-PYSCRIPT_TOML = f"""\
-interpreter = "/node_modules/pyodide/pyodide.mjs"
 
-[files]
-"./{WHEEL_NAME}" = "./*"
+def readme_toml() -> str:
+    """The pyscript.toml lines the README gives a PyScript user (its one ```toml block)."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index("```toml\n") + len("```toml\n")
+    return text[start : text.index("```", start)]
 
-[js_modules.main]
-"./wsclient.js" = "wsclient_js"
-"""
+
+# The user's app: exactly the README's pyscript.toml lines.
+PYSCRIPT_TOML = readme_toml()
+assert WHEEL_NAME in PYSCRIPT_TOML, "the README names another wheel than pyproject.toml builds"
 
 MAIN_PY = """\
 import importlib.metadata

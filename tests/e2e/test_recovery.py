@@ -21,6 +21,8 @@ from tests.e2e.helpers import (
     changes,
     health,
     open_client,
+    page_now,
+    wait_change,
     wait_opens,
     wait_settled,
     wait_status,
@@ -443,6 +445,52 @@ def test_sends_every_10ms_through_100_drops_are_applied_exactly_once(
         applied_twice=sum(1 for c in counts.values() if c > 1),
         resent_on_wire=len(wire) - len(set(wire)),
         max_queue_depth=max_depth,
+    )
+
+
+def test_sends_into_a_half_open_link_are_delivered_once_after_the_heartbeat_gives_up(
+    app: Any, page: Page, server: ServerThread, page_errors: list[str]
+) -> None:
+    """The server goes silent with TCP open (a half-open link) while the page sends every
+    10 ms: everything written into the dead link before the client's own heartbeat notices is
+    kept, sent again on the next connection and applied exactly once."""
+    page = boot(app, page, ping_interval=1000, pong_timeout=1000)
+    page.evaluate(
+        """() => {
+          const t = { seq: 0, at: [] };
+          window.__tick = t;
+          t.timer = setInterval(() => {
+            t.at.push(performance.now());
+            window.wsclient.send({ type: "test.tick", seq: t.seq++ });
+          }, 10);
+        }"""
+    )
+    server.wait_for(lambda s: len(applied_seqs(server, "test.tick")) >= 20, timeout=10)
+    t0 = page_now(page)
+    server.silence(True)
+    lost = wait_change(page, "reconnecting", after=t0, timeout=10)
+    assert (lost["code"], lost["reason"]) == (4000, "heartbeat timeout")
+    server.silence(False)
+    wait_opens(page, 2)
+    server.wait_for(
+        lambda s: any('"test.tick"' in f.text for f in s.connections[-1].frames), timeout=10
+    )
+    sent = page.evaluate("() => { clearInterval(window.__tick.timer); return window.__tick.seq; }")
+    stamps = page.evaluate("window.__tick.at")
+    into_dead_link = sum(1 for t in stamps if t0 <= t <= lost["t"])
+    assert into_dead_link >= 20, "the page hardly sent while the link was half-open"
+    server.wait_for_applied(sent, timeout=15)
+    counts = Counter(applied_seqs(server, "test.tick"))
+    assert sorted(counts) == list(range(sent)), f"lost: {sorted(set(range(sent)) - set(counts))}"
+    assert max(counts.values()) == 1
+    assert page_errors == []
+    report(
+        "6b sends into a half-open link",
+        sent=sent,
+        sent_while_half_open=into_dead_link,
+        detected_after_ms=round(lost["t"] - t0),
+        applied=sum(counts.values()),
+        lost=sent - len(counts),
     )
 
 

@@ -21,19 +21,33 @@ export const MAX_BATCH = 512;
 // instead, behind whatever timers are due.
 export const YIELD_MS = 20;
 
+// A batch also holds at most MAX_BATCH_CHARS characters of text frames (but always at least one
+// frame): a batch is copied into WebAssembly memory whole, and Pyodide's memory grows to the
+// largest amount it ever held and never shrinks, so sixteen 10 MB frames must cross one by one
+// rather than as one 160 MB string (about 1 Mi characters is ~8 ms of decoding, a slice).
+export const MAX_BATCH_CHARS = 1 << 20;
+
 // The weight of the newest batch in the running estimate of milliseconds per frame.
 const LEARNING_RATE = 0.3;
+
+/** Characters a queued frame adds to a batch: a text frame's length; a number (a binary frame's
+ * size, or a dropped text frame's marker) crosses as a number. */
+const charsOf = (frame) => (typeof frame === "string" ? frame.length : 0);
 
 /**
  * Collects frames and delivers them in time-sliced batches, in order.
  *
  * `deliver(batch)` gets either one string (text frames joined with SEPARATOR) or an array whose
- * items are strings (text frames) and numbers (the byte length of a binary frame).
+ * items are strings (text frames) and numbers: the byte length of a binary frame (>= 0), or
+ * minus the length of a text frame dropped unread for being over the frame limit (< 0). A batch
+ * holds at most the learned batch size of frames and MAX_BATCH_CHARS characters (at least one
+ * frame).
  * `env` supplies the clock and the two ways to run later: `now()` in milliseconds, `soon(fn)`
  * (a MessageChannel hop in the page) and `later(fn)` (a zero-delay timer).
  */
 export function createPump(deliver, env) {
   let frames = [];
+  let chars = 0; // characters of the text frames in `frames`
   let joinable = true;
   let scheduled = false;
   let msPerFrame = SLICE_MS / 256;
@@ -46,12 +60,18 @@ export function createPump(deliver, env) {
     const size = batchSize();
     let batch;
     let joined = joinable;
-    if (frames.length > size) {
-      batch = frames.splice(0, size);
+    if (frames.length > size || chars > MAX_BATCH_CHARS) {
+      const most = Math.min(size, frames.length);
+      let n = 1;
+      let taken = charsOf(frames[0]);
+      while (n < most && taken + charsOf(frames[n]) <= MAX_BATCH_CHARS) taken += charsOf(frames[n++]);
+      batch = frames.splice(0, n);
+      chars -= taken;
       joined = joinable || batch.every((f) => typeof f === "string" && !f.includes(SEPARATOR));
     } else {
       batch = frames;
       frames = [];
+      chars = 0;
       joinable = true;
     }
     const started = env.now();
@@ -83,9 +103,10 @@ export function createPump(deliver, env) {
     push(frame) {
       if (typeof frame !== "string" || frame.includes(SEPARATOR)) joinable = false;
       frames.push(frame);
+      chars += charsOf(frame);
       // A full batch is ready: deliver it in this task rather than wait for a hop that a busy
       // event loop runs late (the first-burst stall).
-      if (frames.length >= batchSize()) deliverOne();
+      if (frames.length >= batchSize() || chars >= MAX_BATCH_CHARS) deliverOne();
       if (frames.length && !scheduled) schedule();
     },
     /** Deliver everything queued now (before a close is reported). */
@@ -95,6 +116,7 @@ export function createPump(deliver, env) {
     /** Forget everything queued (the socket was let go). */
     clear() {
       frames = [];
+      chars = 0;
       joinable = true;
     },
     get pending() {
@@ -103,14 +125,24 @@ export function createPump(deliver, env) {
   };
 }
 
+/** What the pump queues for a frame's `data`: the text; minus its length if it is longer than
+ * `maxFrameSize` characters (a drop); or the byte length of a binary frame. */
+export const frameItem = (data, maxFrameSize) => {
+  if (typeof data !== "string") return data.byteLength;
+  return data.length > maxFrameSize ? -data.length : data;
+};
+
 /**
  * Open a WebSocket whose frames reach `onBatch` through a pump. A constructor failure (e.g. a
  * URL the browser refuses) is reported as a close (1006), so Python sees one kind of failure.
- * `onClose(code, reason, bufferedAmount)`: the bytes still unsent when it closed. Returns the
- * handle Python keeps: `send(text)` (false when the socket is not OPEN: nothing is written to a
- * socket that is going away), `close(code, reason)` (returns the unsent bytes), `detach()`.
+ * `onClose(code, reason, bufferedAmount)`: the bytes still unsent when it closed. A text frame
+ * longer than `maxFrameSize` characters (the max_frame_size option) is dropped here, before it
+ * is copied into WebAssembly memory: its batch carries minus its length instead, which Python
+ * counts as a "too_large" drop. Returns the handle Python keeps: `send(text)` (false when the
+ * socket is not OPEN: nothing is written to a socket that is going away), `close(code, reason)`
+ * (returns the unsent bytes), `detach()`.
  */
-export function openSocket(url, onOpen, onBatch, onClose) {
+export function openSocket(url, onOpen, onBatch, onClose, maxFrameSize = Infinity) {
   let ws;
   try {
     ws = new WebSocket(url);
@@ -139,7 +171,7 @@ export function openSocket(url, onOpen, onBatch, onClose) {
     later: (fn) => setTimeout(fn, 0),
   });
   ws.onopen = () => onOpen();
-  ws.onmessage = (e) => pump.push(typeof e.data === "string" ? e.data : e.data.byteLength);
+  ws.onmessage = (e) => pump.push(frameItem(e.data, maxFrameSize));
   ws.onclose = (e) => {
     pump.flush();
     onClose(e.code, e.reason, ws.bufferedAmount);
@@ -187,7 +219,8 @@ export function once(fn) {
 // JSON.stringify and values arrive as JSON.parse gives them, requests are Promises, removers can be
 // called twice, and a callback that throws is reported once and changes nothing else. Python gets
 // JSON text and plain strings through `py`, a small bridge made by src/wsclient/browser.py; an
-// error raised there reaches the caller as a one-line Error naming the method, never a traceback.
+// error raised there reaches the caller as a one-line Error naming the method, without the Python
+// exception's class or traceback (the traceback goes to console.debug).
 
 /** The deepest nesting a message may have: what the client accepts from the server too
  * (MAX_DEPTH in src/wsclient/messages.py). Much deeper JSON overflows the stack of Pyodide's
@@ -304,19 +337,74 @@ export function encode(method, value) {
   return text;
 }
 
-/** The one line of a Python exception worth showing: its last line, "ValueError: ...". */
-const pythonMessage = (err) => {
+// The exception class that starts the last line of a Python traceback: a builtin name
+// ("ValueError: ") or a dotted path ("wsclient.outbound.QueueFull: ").
+const PYTHON_CLASS = /^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*: /;
+
+/** What a Python exception says, without its traceback or its class: the last line of the
+ * traceback, "ValueError: a message of..." -> "a message of...". */
+export const pythonMessage = (err) => {
   const text = errorText(err);
   const lines = text.split("\n").filter((line) => line.trim());
-  return lines.length ? lines[lines.length - 1].trim() : text;
+  const last = lines.length ? lines[lines.length - 1].trim() : text;
+  return last.replace(PYTHON_CLASS, "") || last;
 };
 
-/** Calls `py[name](...args)`; a Python error becomes a one-line Error naming `method`. */
+/** Calls `py[name](...args)`; a Python error becomes a one-line Error naming `method`, and its
+ * whole traceback goes to the console at debug level (for whoever debugs the client). */
 const call = (py, method, name, ...args) => {
   try {
     return py[name](...args);
   } catch (err) {
+    try {
+      console.debug(`wsclient.${method} failed in Python:\n${errorText(err)}`);
+    } catch (_) {
+      // No console: the Error below still says what went wrong.
+    }
     throw new Error(`wsclient.${method}: ${pythonMessage(err)}`);
+  }
+};
+
+/** How many bytes `text` takes in UTF-8 (a lone surrogate counts 3, as U+FFFD would). */
+export function utf8Length(text) {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c < 0xdc00 && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next < 0xe000) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/** Refuses, before it crosses into Python (into WebAssembly memory, which never shrinks), a text
+ * that is surely over max_queue_bytes: its UTF-16 length is a lower bound of its UTF-8 size, for
+ * every string (each code unit of the BMP takes 1 to 3 bytes, a surrogate pair 4 bytes for its 2
+ * units, and JSON.stringify writes a lone surrogate as a 6-character escape), so a text longer
+ * than the limit is over it. A shorter text may still be over it (up to 3 bytes per unit):
+ * Python checks the exact size of those, and its error says the same. */
+const checkSize = (method, text, maxQueueBytes) => {
+  if (text.length > maxQueueBytes) {
+    throw new Error(
+      `wsclient.${method}: a message of ${utf8Length(text)} bytes is larger than ` +
+        `max_queue_bytes (${maxQueueBytes}): send it in parts, or raise max_queue_bytes`,
+    );
+  }
+};
+
+/** Whether `value` is a DOM element: nodeType 1, not `instanceof Element`, which is false for
+ * an element of an iframe (it has that frame's Element). */
+const isElement = (value) => {
+  try {
+    return value !== null && typeof value === "object" && value.nodeType === 1;
+  } catch (_) {
+    return false; // a revoked Proxy
   }
 };
 
@@ -378,9 +466,13 @@ const settleWhenDone = (py, method, id, d) =>
 
 /** Build window.wsclient around the Python bridge `py`. */
 export function createClient(py) {
+  // The client's options do not change once it runs: read the outbox's byte bound once.
+  const maxQueueBytes =
+    typeof py.maxQueueBytes === "function" ? call(py, "createClient", "maxQueueBytes") : Infinity;
   return Object.freeze({
     send(message) {
       const text = encode("send(message)", message);
+      checkSize("send(message)", text, maxQueueBytes);
       call(py, "send(message)", "send", text);
     },
     request(message, options) {
@@ -416,6 +508,7 @@ export function createClient(py) {
             "remove it",
         );
       }
+      checkSize("request(message)", text, maxQueueBytes);
       const d = deferred();
       const id = call(py, "request(message)", "request", text, timeout / 1000);
       settleWhenDone(py, "request(message)", id, d);
@@ -468,7 +561,7 @@ export function createClient(py) {
       call(py, "disconnect()", "disconnect");
     },
     mountStatus(element) {
-      if (typeof Element === "undefined" || !(element instanceof Element)) {
+      if (!isElement(element)) {
         throw new TypeError(
           `wsclient.mountStatus(element): expected a DOM element, got ${describe(element)}`,
         );
@@ -484,6 +577,9 @@ export function createClient(py) {
     processes: store(py, "processes"),
     /** How many FFI proxies the client holds (a leak check for tests). */
     liveProxies: () => call(py, "liveProxies()", "liveProxies"),
+    /** The size of Pyodide's WebAssembly memory in bytes (a memory check for tests: it grows
+     * to the most the interpreter ever held and never shrinks). */
+    wasmBytes: () => call(py, "wasmBytes()", "wasmBytes"),
     /** How many subscriptions the Python store `name` has now (a leak check for UIs). */
     subscriberCount: (name) => {
       if (!STORE_NAMES.includes(name)) {

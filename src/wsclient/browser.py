@@ -179,7 +179,9 @@ class BrowserPort:
         on_close = _Proxies.create(
             lambda code, reason, unsent: self._closed(socket_id, code, reason, unsent)
         )
-        handle = self._open_socket(self.url, on_open, on_batch, on_close)
+        # Frames over max_frame_size are dropped in JS, before they are copied into Wasm memory.
+        limit = driver.core.options.max_frame_size
+        handle = self._open_socket(self.url, on_open, on_batch, on_close, limit)
         self._sockets[socket_id] = _Socket(handle, [on_open, on_batch, on_close])
 
     def send(self, socket_id: int, text: str) -> bool:

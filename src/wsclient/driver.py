@@ -121,7 +121,9 @@ class Receiver(Protocol):
         ...
 
     def on_binary(self, size: int) -> None:
-        """A binary frame of ``size`` bytes arrived (the protocol has none)."""
+        """A frame the page dropped unread: a binary frame of ``size`` bytes (the protocol has
+        none), or, for a negative ``size``, a text frame of ``-size`` characters over
+        ``Options.max_frame_size`` (a "too_large" drop)."""
         ...
 
     def on_batch_end(self) -> None:
@@ -220,8 +222,10 @@ class Driver:
 
     def frames(self, socket_id: int, batch: str | Iterable[str | int]) -> None:
         """A batch of frames from one socket, in order: text frames as ``str``, binary frames as
-        their size in bytes (the protocol has none; they are counted and dropped); or one
-        ``str``: text frames joined with U+001E (which no valid JSON text holds unescaped)."""
+        their size in bytes (the protocol has none; they are counted and dropped), text frames
+        over ``max_frame_size`` that the page dropped before they crossed into Wasm memory as
+        minus their length (counted as "too_large" drops); or one ``str``: text frames joined
+        with U+001E (which no valid JSON text holds unescaped)."""
         if socket_id not in self._live:
             return
         core = self.core
@@ -241,7 +245,7 @@ class Driver:
                     message = parse(frame)
                     if message is not None and received(socket_id, message, now):
                         dispatch(message)
-                else:
+                else:  # a binary frame's size, or minus an oversized text frame's length
                     receiver.on_binary(frame)  # type: ignore[arg-type]
         receiver.on_batch_end()
         self.settle()

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from server import ServerThread
 
@@ -395,6 +395,87 @@ def test_a_refused_request_rejects_with_a_one_line_error(
     assert page_errors == []
 
 
+# What a Python exception's class looks like at the start of a message ("ValueError: ",
+# "wsclient.outbound.QueueFull: ").
+PYTHON_CLASS = re.compile(r"\b[A-Za-z_][\w.]*(Error|Exception|Full): ")
+
+OVER_LIMIT_JS = """
+() => {
+  const ws = window.wsclient;
+  const bytes = (v) => new TextEncoder().encode(JSON.stringify(v)).length;
+  // 2,000 ASCII characters: over the 1,000-byte bound by its length alone (refused in JS).
+  const ascii = {type: 'big', pad: 'x'.repeat(2000)};
+  // 600 two-byte characters: short enough in UTF-16 to cross, over the bound in UTF-8 (Python
+  // measures it and refuses it).
+  const accented = {type: 'big', pad: '\\u00e9'.repeat(600)};
+  return {
+    ascii: [bytes(ascii), window.__t.attempt(() => ws.send(ascii))],
+    accented: [
+      bytes(accented), JSON.stringify(accented).length,
+      window.__t.attempt(() => ws.send(accented)),
+    ],
+  };
+}
+"""
+
+
+def _python_free(message: str) -> None:
+    """One line, with no Python exception class or traceback in it."""
+    assert "\n" not in message, message
+    assert not PYTHON_CLASS.search(message), message
+    for python in ("Traceback", 'File "', "PythonError", "wsclient.outbound", "pyodide"):
+        assert python not in message, message
+
+
+def test_an_error_from_python_is_one_line_and_its_traceback_goes_to_debug(
+    app: Any, server: ServerThread, page_errors: list[str], console: list[str]
+) -> None:
+    """A send over max_queue_bytes throws an Error that names the method and the option, with no
+    Python class name or traceback (refused in JS when its length alone says so, by Python when
+    only its UTF-8 size does); a send into an outbox full of requests likewise. Python's whole
+    traceback is on the console at debug level."""
+    page = _boot(app, server, max_queue_bytes=1000, max_queue=1)
+    with page.expect_console_message(lambda m: "Traceback" in m.text) as logged:
+        got = page.evaluate(OVER_LIMIT_JS)
+    assert logged.value.type == "debug"
+    expected = (
+        "wsclient.send(message): a message of {} bytes is larger than max_queue_bytes (1000): "
+        "send it in parts, or raise max_queue_bytes"
+    )
+    size, error = got["ascii"]
+    assert error == {"type": "Error", "isError": True, "message": expected.format(size)}
+    size, length, error = got["accented"]
+    assert length <= 1000 < size  # it crossed into Python, which refused it
+    assert error == {"type": "Error", "isError": True, "message": expected.format(size)}
+    _python_free(error["message"])
+    tracebacks = [m for m in console if "Traceback (most recent call last)" in m]
+    assert len(tracebacks) == 1, tracebacks  # the ASCII one never reached Python
+    assert tracebacks[0].startswith("debug: wsclient.send(message) failed in Python:")
+    assert f"ValueError: a message of {size} bytes is larger than max_queue_bytes" in tracebacks[0]
+
+    # A full outbox: the one request it may hold is pending while disconnected.
+    page.evaluate("() => window.wsclient.disconnect()")
+    _wait_state(page, "disconnected")
+    with page.expect_console_message(lambda m: "Traceback" in m.text) as logged:
+        full = page.evaluate(
+            """() => {
+            window.pendingRequest = window.wsclient.request({type: 'one'});
+            return window.__t.attempt(() => window.wsclient.send({type: 'two'}));
+        }"""
+        )
+    assert logged.value.type == "debug"
+    assert full["type"] == "Error" and full["isError"], full
+    assert full["message"].startswith("wsclient.send(message): the outbox is full"), full
+    assert "max_queue" in full["message"]
+    _python_free(full["message"])
+    tracebacks = [m for m in console if "Traceback (most recent call last)" in m]
+    assert len(tracebacks) == 2, tracebacks
+    assert tracebacks[1].startswith("debug: wsclient.send(message) failed in Python:")
+    assert "wsclient.outbound.QueueFull: the outbox is full" in tracebacks[1]
+    assert page.evaluate("() => window.wsclient.pending().map((p) => p.message.type)") == ["one"]
+    assert page_errors == []
+
+
 # --- removers, mountStatus, store notifications --------------------------------------------
 
 
@@ -426,6 +507,42 @@ def test_mount_status_null_leaks_nothing(
     assert page.evaluate(twice) == [None, None]
     assert page.evaluate("() => window.wsclient.liveProxies()") == before
     assert page.evaluate("() => document.querySelector('#extra').children.length") == 0
+    assert page_errors == []
+
+
+def test_mount_status_takes_an_element_of_an_iframe(
+    app: Any, server: ServerThread, page_errors: list[str]
+) -> None:
+    """An element of an iframe is not `instanceof Element` of the page, and mountStatus takes
+    it: the widget renders inside the frame, follows the state, and its unmount frees it."""
+    page = _boot(app, server)
+    page.evaluate("() => window.wsclient.disconnect()")
+    _wait_state(page, "disconnected")
+    before = page.evaluate("() => window.wsclient.liveProxies()")  # no socket's proxies
+    checks = page.evaluate(
+        """() => {
+        const frame = document.createElement('iframe');
+        frame.id = 'inner';
+        document.body.append(frame);
+        const doc = frame.contentDocument;
+        const el = doc.createElement('div');
+        el.id = 'in-frame';
+        doc.body.append(el);
+        const checks = [el instanceof Element, el.nodeType];
+        window.unmountInFrame = window.wsclient.mountStatus(el);
+        return checks;
+    }"""
+    )
+    assert checks == [False, 1]  # what made the instanceof test refuse it
+    widget = page.frame_locator("#inner").locator("#in-frame .connection-status")
+    expect(widget).to_have_attribute("data-status", "disconnected")
+    page.evaluate("() => window.wsclient.connect()")
+    expect(widget).to_have_attribute("data-status", "connected")
+    page.evaluate("() => window.wsclient.disconnect()")
+    expect(widget).to_have_attribute("data-status", "disconnected")
+    page.evaluate("() => window.unmountInFrame()")
+    expect(widget).to_have_count(0)
+    assert page.evaluate("() => window.wsclient.liveProxies()") == before
     assert page_errors == []
 
 

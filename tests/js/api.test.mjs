@@ -11,6 +11,8 @@ import {
   encode,
   guarded,
   once,
+  pythonMessage,
+  utf8Length,
 } from "../../static/wsclient.js";
 
 /** A fake of the bridge src/wsclient/browser.py builds: records calls, answers like Python. */
@@ -257,30 +259,131 @@ test("createClient: bad arguments throw TypeErrors naming the method; nothing cr
   ws.unsubscribe("alpha");
 });
 
-test("createClient: a Python error becomes a one-line Error naming the method", () => {
-  const pythonError = new Error(
-    'Traceback (most recent call last):\n  File "/home/pyodide/wsclient/app.py", line 1, in x\n' +
-      "ValueError: something Python did not like\n",
-  );
-  pythonError.name = "PythonError";
+test("createClient: a Python error becomes a one-line Error naming the method", (t) => {
+  const traceback = (last) =>
+    'Traceback (most recent call last):\n  File "/home/pyodide/wsclient/core.py", line 9, in x\n' +
+    "    raise ValueError(...)\n" +
+    last +
+    "\n";
+  const pythonError = (last) => {
+    const err = new Error(traceback(last));
+    err.name = "PythonError";
+    return err;
+  };
+  const debug = t.mock.method(console, "debug", () => {});
   const ws = createClient(
     fakePy({
       send() {
-        throw pythonError;
+        throw pythonError("ValueError: a message of 9 bytes is larger than max_queue_bytes (8)");
       },
       subscribe_project() {
-        throw pythonError;
+        throw pythonError("wsclient.outbound.QueueFull: the outbox is full of requests");
+      },
+      connect() {
+        throw pythonError("_Private.Inner_Error2: odd: but fine");
+      },
+      disconnect() {
+        throw pythonError("KeyboardInterrupt");
       },
     }),
   );
   assert.deepEqual(thrown(() => ws.send({ a: 1 })), [
     "Error",
-    "wsclient.send(message): ValueError: something Python did not like",
+    "wsclient.send(message): a message of 9 bytes is larger than max_queue_bytes (8)",
   ]);
   assert.deepEqual(thrown(() => ws.subscribe("alpha")), [
     "Error",
-    "wsclient.subscribe(projectId): ValueError: something Python did not like",
+    "wsclient.subscribe(projectId): the outbox is full of requests",
   ]);
+  assert.deepEqual(thrown(() => ws.connect()), ["Error", "wsclient.connect(): odd: but fine"]);
+  // A Python exception without a message: its class is all there is to say.
+  assert.deepEqual(thrown(() => ws.disconnect()), [
+    "Error",
+    "wsclient.disconnect(): KeyboardInterrupt",
+  ]);
+  // The whole traceback went to the console at debug level, once per error.
+  const logged = debug.mock.calls.map((c) => c.arguments.join(" "));
+  assert.equal(logged.length, 4);
+  assert.match(logged[0], /^wsclient\.send\(message\) failed in Python:\nPythonError: Traceback/);
+  assert.match(logged[0], /File "\/home\/pyodide\/wsclient\/core\.py", line 9/);
+  assert.match(logged[0], /ValueError: a message of 9 bytes/);
+  assert.match(logged[1], /wsclient\.outbound\.QueueFull: the outbox is full/);
+});
+
+test("pythonMessage strips the class of builtin and dotted Python exceptions only", () => {
+  const py = (last) => {
+    const err = new Error(`Traceback (most recent call last):\n  File "x", line 1\n${last}\n`);
+    err.name = "PythonError";
+    return err;
+  };
+  assert.equal(pythonMessage(py("ValueError: bad value")), "bad value");
+  assert.equal(pythonMessage(py("wsclient.outbound.QueueFull: full: wait")), "full: wait");
+  assert.equal(pythonMessage(py("pyodide.ffi.JsException: x")), "x");
+  assert.equal(pythonMessage(py("MemoryError")), "MemoryError");
+  // Not a class name: kept as it is.
+  assert.equal(pythonMessage(py("not a class: kept")), "not a class: kept");
+  assert.equal(pythonMessage(py("3d.x: kept")), "3d.x: kept");
+});
+
+test("createClient: a text over max_queue_bytes is refused in JS, before it crosses", (t) => {
+  const debug = t.mock.method(console, "debug", () => {});
+  const py = fakePy({ maxQueueBytes: () => 20 });
+  const ws = createClient(py);
+  // Just fits: 20 UTF-16 units ({"p":"" is 7, "}" 1: 12 characters of padding).
+  ws.send({ p: "x".repeat(12) });
+  assert.equal(py.calls.at(-1)[1].length, 20);
+  py.calls.length = 0;
+  assert.deepEqual(thrown(() => ws.send({ p: "x".repeat(13) })), [
+    "Error",
+    "wsclient.send(message): a message of 21 bytes is larger than max_queue_bytes (20): " +
+      "send it in parts, or raise max_queue_bytes",
+  ]);
+  // The size named is the UTF-8 size Python would count: \u00e9 takes 2 bytes, an emoji 4.
+  assert.deepEqual(thrown(() => ws.request({ p: "\u00e9".repeat(11) + "\ud83d\ude00" })), [
+    "Error",
+    "wsclient.request(message): a message of 34 bytes is larger than max_queue_bytes (20): " +
+      "send it in parts, or raise max_queue_bytes",
+  ]);
+  assert.deepEqual(py.calls, [], "nothing crossed into Python");
+  // 20 UTF-16 units but 32 UTF-8 bytes: JS cannot be sure without counting, so Python decides.
+  ws.request({ p: "\u00e9".repeat(10) + "\ud83d\ude00" });
+  assert.equal(py.calls.length, 1);
+  assert.equal(debug.mock.calls.length, 0, "no Python traceback: Python was not called");
+});
+
+test("utf8Length counts what Python's str.encode() gives", () => {
+  const cases = ["", "abc", "\u00e9", "\u4e2d\u6587", "\ud83d\ude00", "a\u0080\u07ff\u0800\uffff"];
+  for (const text of cases) {
+    assert.equal(utf8Length(text), Buffer.byteLength(text, "utf8"), JSON.stringify(text));
+  }
+  // A lone surrogate (which JSON.stringify escapes anyway) counts as U+FFFD would.
+  assert.equal(utf8Length("\ud800x"), 4);
+  // The bound JS relies on: never fewer bytes than UTF-16 code units.
+  for (const text of cases) assert.ok(utf8Length(text) >= text.length);
+});
+
+test("mountStatus takes any DOM element (nodeType 1), an iframe's too", () => {
+  const mounted = [];
+  const ws = createClient(
+    fakePy({
+      mountStatus: (element) => {
+        mounted.push(element);
+        return () => {};
+      },
+    }),
+  );
+  // An element of another frame is not `instanceof` this frame's Element; its nodeType is 1.
+  const foreign = { nodeType: 1, tagName: "DIV" };
+  assert.equal(typeof ws.mountStatus(foreign), "function");
+  assert.deepEqual(mounted, [foreign]);
+  const revoked = Proxy.revocable({}, {});
+  revoked.revoke();
+  for (const bad of [null, undefined, {}, { nodeType: 3 }, { nodeType: "1" }, "div", 1, revoked.proxy]) {
+    const [name, message] = thrown(() => ws.mountStatus(bad));
+    assert.equal(name, "TypeError");
+    assert.equal(message, `wsclient.mountStatus(element): expected a DOM element, got ${describe(bad)}`);
+  }
+  assert.equal(mounted.length, 1);
 });
 
 test("createClient: stores and listeners get JSON.parse values; removers work twice", () => {

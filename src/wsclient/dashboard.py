@@ -4,6 +4,9 @@ Everything the network sends is written with ``textContent`` (never ``innerHTML`
 reason or an event field like ``<img src=x onerror=alert(1)>`` shows as text. Rendering is driven
 by store subscriptions and coalesced to at most one DOM update per animation frame, so a flood of
 events costs one render per frame, not one per message; lists touch only the rows that changed.
+What must not wait for a frame (animation frames pause in a hidden tab) is taken when the store
+changes: each connection state change, stamped with the client's clock, for the timeline, and
+each delivered batch of messages for the feed's own memory.
 Only pages with an element ``#dashboard`` import this module.
 """
 
@@ -15,7 +18,18 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import browser
-from .activity import SPARK_SAMPLES, Rate, Timeline, eta, human_size, sparkline
+from .activity import (
+    SPARK_SAMPLES,
+    Feed,
+    Rate,
+    Timeline,
+    eta,
+    human_size,
+    rate_text,
+    reconnect_count,
+    sparkline,
+)
+from .app import _loads
 from .core import Health
 from .messages import (
     FileEvent,
@@ -26,7 +40,7 @@ from .messages import (
     ProjectSnapshot,
     to_wire,
 )
-from .router import ProcessInfo
+from .router import ConnectionState, ProcessInfo
 from .stores import Readable
 from .ui import _el
 
@@ -34,6 +48,7 @@ if TYPE_CHECKING:
     from .app import Client
 
 Unsubscriber = Callable[[], None]
+Reading = tuple[float, float]  # (time, progress) of a process
 
 NOTHING = "\u2013"  # an en dash stands for "no value yet"
 FEED_LENGTH = 50  # events shown in the feed, newest first
@@ -166,9 +181,6 @@ class KeyedList:
         self._remove_listener()
 
 
-#: The feed hides these unless "Show heartbeats" is ticked: the link's own keep-alive traffic.
-HEARTBEAT_TYPES = frozenset({"pong", "system.heartbeat"})
-
 #: What a subscribed project's chip says when it is not simply live (docs/protocol.md).
 SYNC_LABELS = {
     "recovering": "catching up\u2026",
@@ -191,6 +203,16 @@ class Dashboard:
         self._values: dict[str, Any] = {}
         self._feed_drawn_at = float("-inf")
         self._disposers: list[Unsubscriber] = []
+        # The activity figure is optional: a dashboard page without it skips it.
+        self._activity = browser.element_by_id("timeline") is not None
+        self._timeline = Timeline()
+        self._feed: Feed[Message] = Feed()
+        self._rate = Rate()
+        self._received = 0  # messages counted by _on_message since the last tick
+        self._rtts: deque[float] = deque(maxlen=SPARK_SAMPLES)
+        self._rtt: float | None = None  # the last RTT sample drawn (compared by identity)
+        # Each running process: its first and its latest (time, progress) reading, for its ETA.
+        self._progress_seen: dict[tuple[str, str], tuple[Reading, Reading]] = {}
         sources: dict[str, Readable[Any]] = {
             "health": client.health,
             "dropped": client.dropped,
@@ -199,10 +221,13 @@ class Dashboard:
             "projects": client.projects,
             "processes": client.processes,
             "files": client.files,
-            "feed": client.messages,
         }
         for name, store in sources.items():
             self._disposers.append(store.subscribe(self._marker(name)))
+        # Taken when they change, not at render time: a frame may be long in coming.
+        self._mark_state, self._mark_feed = self._marker("state"), self._marker("feed")
+        self._disposers.append(client.state.subscribe(self._on_state))
+        self._disposers.append(client.messages.subscribe(self._on_messages))
         # The stores' values are live views: read at render time, they are up to date.
         projects, processes, files = (self._values[k] for k in ("projects", "processes", "files"))
         self._projects = KeyedList(
@@ -221,14 +246,6 @@ class Dashboard:
             lambda: sum(len(by_path) for by_path in files.values()),
         )
         self._disposers.append(client.on("*", self._on_message))
-        self._timeline = Timeline()
-        self._rate = Rate()
-        self._received = 0  # messages counted by _on_message since the last tick
-        self._rtts: deque[float] = deque(maxlen=SPARK_SAMPLES)
-        # The first (time, progress) seen of each running process, for its ETA.
-        self._progress_seen: dict[tuple[str, str], tuple[float, float]] = {}
-        # The activity figure is optional: a dashboard page without it skips it.
-        self._activity = browser.element_by_id("timeline") is not None
         self._ticker = browser.Ticker(self._tick, 1000)
         if self._activity:
             self._ticker.start()
@@ -240,10 +257,22 @@ class Dashboard:
         now = self._client.clock()
         self._rate.add(now, self._received)
         self._received = 0
-        self._by_id("rate").textContent = f"{self._rate.per_second(now):.0f}"
+        self._by_id("rate").textContent = rate_text(self._rate.per_second(now))
         self._draw_timeline(now)
 
+    def _on_state(self, state: ConnectionState) -> None:
+        """Every change of the connection's state, when it happens (even in a hidden tab)."""
+        self._timeline.record(self._client.clock(), str(state.status))
+        self._mark_state(state)
+
+    def _on_messages(self, window: Sequence[Message]) -> None:
+        """Each delivered batch: the feed keeps the new messages before the window moves on."""
+        self._feed.take(window)
+        self._mark_feed(window)
+
     def _draw_timeline(self, now: float) -> None:
+        """The strip (a segment per state, a mark per reconnect however short), its count and
+        its accessible name; from the recorded changes, so O(changes in the window)."""
         if not self._activity:
             return
         strip = []
@@ -253,11 +282,15 @@ class Dashboard:
             segment.style.width = f"{width * 100:.2f}%"
             segment.setAttribute("title", status)
             strip.append(segment)
-        self._by_id("timeline").replaceChildren(*strip)
-        count = self._timeline.reconnects(now)
-        self._by_id("reconnects").textContent = (
-            f"\u00b7 {count} reconnect{'s' if count != 1 else ''}" if count else ""
-        )
+        for at in self._timeline.reconnect_marks(now):
+            mark = _el("span", "mark reconnect")
+            mark.style.left = f"min({at * 100:.2f}%, calc(100% - 2px))"  # a mark now: in view
+            mark.setAttribute("title", "reconnect")
+            strip.append(mark)
+        timeline = self._by_id("timeline")
+        timeline.replaceChildren(*strip)
+        timeline.setAttribute("aria-label", self._timeline.summary(now))
+        self._by_id("reconnects").textContent = reconnect_count(self._timeline.reconnects(now))
 
     def _on_message(self, message: Message) -> None:
         """Mark the rows a domain event changed (the stores already hold its effect)."""
@@ -320,9 +353,9 @@ class Dashboard:
     def _on_send(self, event: Any) -> None:
         event.preventDefault()
         error = self._by_id("send-error")
-        try:
-            self._client.send(json.loads(str(self._by_id("send-input").value)))
-        except ValueError as exc:  # json.JSONDecodeError is a ValueError
+        try:  # the client's own reader: JSON nested too deep is refused, not a RecursionError
+            self._client.send(_loads(str(self._by_id("send-input").value)))
+        except Exception as exc:  # whatever the text, the form says why; nothing reaches the page
             error.textContent = f"Not sent: {exc}"
         else:
             error.textContent = ""
@@ -341,19 +374,25 @@ class Dashboard:
         for name in dirty - lists:
             getattr(self, f"_render_{name}")(self._values[name])
         if lists:  # row by row: only what changed, and what is shown
+            if "processes" in dirty:
+                self._forget_gone_processes()
             self._projects.render()
             self._processes.render()
             self._files.render()
 
+    def _render_state(self, _state: ConnectionState) -> None:
+        self._draw_timeline(self._client.clock())
+        self._processes.refresh()  # an ETA is shown only while connected
+
+    def _connected(self) -> bool:
+        state = self._values.get("state")
+        return state is not None and state.status == "connected"
+
     def _render_health(self, health: Health) -> None:
-        now = self._client.clock()
-        self._timeline.record(now, health.state.value)
-        self._draw_timeline(now)
-        if (
-            self._activity
-            and health.rtt is not None
-            and (not self._rtts or self._rtts[-1] != health.rtt)
-        ):
+        # A new sample is a new float from the core (Health passes it on as it is), so two
+        # samples of equal value are two points; a health change for another reason is none.
+        if self._activity and health.rtt is not None and health.rtt is not self._rtt:
+            self._rtt = health.rtt
             self._rtts.append(health.rtt)
             spark = self._by_id("rtt-spark").querySelector("polyline")
             spark.setAttribute("points", sparkline(list(self._rtts), 120.0, 22.0))
@@ -415,9 +454,14 @@ class Dashboard:
             self._progress_seen.pop(key, None)
         else:
             now = self._client.clock()
-            first = self._progress_seen.setdefault(key, (now, info.progress))
-            remaining = eta(first, (now, info.progress))
-            if remaining is not None:
+            reading = (now, info.progress)
+            first, last = self._progress_seen.get(key, (reading, reading))
+            if info.progress != last[1]:  # a new reading (a redraw alone is none)
+                last = reading
+            self._progress_seen[key] = (first, last)
+            remaining = eta(first, last)
+            # The speed seen so far says nothing while the link is down: no ETA then.
+            if remaining is not None and self._connected():
                 label += f" · ETA {remaining:.0f} s"
         children = [_el("div", text=label), bar]
         if info.message:
@@ -432,17 +476,25 @@ class Dashboard:
             f"{info.name} · {info.asset_type} · {human_size(info.size)} · {project_id}"
         )
 
-    def _render_feed(self, window: Sequence[Message]) -> None:
-        if not self._by_id("feed-heartbeats").checked:
-            window = [m for m in window if m.type not in HEARTBEAT_TYPES]
+    def _forget_gone_processes(self) -> None:
+        """ETA readings of processes the store no longer has (deleted, evicted, unsubscribed)
+        or that completed go with them: once per render of the processes, O(readings kept)."""
+        processes = self._values["processes"]
+        for key in list(self._progress_seen):
+            info = processes.get(key[0], {}).get(key[1])
+            if info is None or info.status == "completed":
+                del self._progress_seen[key]
+
+    def _render_feed(self, _window: Sequence[Message]) -> None:
+        heartbeats = bool(self._by_id("feed-heartbeats").checked)
         items = []
-        for message in reversed(window[-FEED_LENGTH:]):
+        for message in self._feed.shown(FEED_LENGTH, heartbeats):
             item = _el("li")
             item.append(_el("span", "type", message.type))
             item.append(_el("span", text=describe(message)))
             items.append(item)
         self._by_id("feed").replaceChildren(*items)
-        self._by_id("feed-count").textContent = f"({len(window)} kept)"
+        self._by_id("feed-count").textContent = f"({self._feed.kept(heartbeats)} kept)"
 
     def close(self) -> None:
         for dispose in self._disposers:

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from server import ServerThread
 
+BOOT_TIMEOUT_MS = 60_000  # a cold Pyodide boot (conftest.py allows the same)
+ROOT = Path(__file__).resolve().parents[2]
 XSS = '<img src=x onerror="window.__xss=1">'
 STATUS = "[data-ws-status] .connection-status"
+#: A feed row's type that only the demo's event generator produces: a file, process or project
+#: event, not the hello / subscribed / project.snapshot a subscription itself brings.
+DOMAIN_EVENT = re.compile(r"^(?:file\.|process\.|project\.(?!snapshot$))")
 
 
 def test_status_follows_drop_and_recovery(app: Any, server: ServerThread) -> None:
@@ -93,8 +103,10 @@ def test_feed_is_newest_first_and_bounded(app: Any, server: ServerThread) -> Non
     assert '"n": 119' in page.locator("#feed li").first.inner_text()
 
 
-def test_send_box_and_queue_count(app: Any, server: ServerThread) -> None:
-    """A message typed while down is queued (count shown), then delivered on reconnect."""
+def test_send_box_and_queue_count(app: Any, server: ServerThread, page_errors: list[str]) -> None:
+    """A message typed while down is queued (count shown), then delivered on reconnect; text
+    that cannot be sent (not JSON, or nested too deep for the interpreter) says why in the form
+    and raises nothing on the page."""
     page: Page = app(backoff_initial=100, backoff_after_drop=200)
     expect(page.locator(STATUS)).to_have_attribute("data-status", "connected")
     page.click("#disconnect-btn")
@@ -107,10 +119,15 @@ def test_send_box_and_queue_count(app: Any, server: ServerThread) -> None:
     page.click("#send-form button[type=submit]")
     expect(page.locator("#send-error")).to_contain_text("Not sent")
     expect(page.locator("#queue-depth")).to_have_text("1")
+    page.fill("#send-input", "[" * 2000 + "]" * 2000)
+    page.click("#send-form button[type=submit]")
+    expect(page.locator("#send-error")).to_contain_text("Not sent: cannot send JSON nested deeper")
+    expect(page.locator("#queue-depth")).to_have_text("1")
     page.click("#connect-btn")
     expect(page.locator(STATUS)).to_have_attribute("data-status", "connected")
     server.wait_for_frame(lambda f: "typed while down" in (f.text or ""))
     expect(page.locator("#queue-depth")).to_have_text("0")
+    assert page_errors == []
 
 
 def test_strings_from_the_server_render_as_text(
@@ -171,16 +188,36 @@ def test_widget_embeds_in_another_page(app: Any, server: ServerThread) -> None:
 
 
 def test_the_feed_hides_heartbeats_until_asked(app: Any, server: ServerThread) -> None:
-    """Pongs and server heartbeats stay out of the feed; "Show heartbeats" brings them in."""
+    """Pongs and server heartbeats stay out of the feed, and do not push real events out of it
+    (the client's shared window keeps only the last 100 messages); "Show heartbeats" brings
+    them in."""
     page: Page = app()
     expect(page.locator(STATUS)).to_have_attribute("data-status", "connected")
+    heartbeat = json.dumps({"type": "system.heartbeat"})
     server.burst(
-        [json.dumps({"type": "system.heartbeat"}), json.dumps({"type": "pong"})] * 20
+        [heartbeat, json.dumps({"type": "pong"})] * 20
         + [json.dumps({"type": "chat.message", "n": 1})]
     )
-    page.wait_for_function("() => document.querySelector('#feed li')?.textContent.includes('n')")
+    page.wait_for_function(
+        "() => document.querySelector('#feed li .type')?.textContent === 'chat.message'"
+    )
     types = page.eval_on_selector_all("#feed li .type", "els => els.map(e => e.textContent)")
     assert "pong" not in types and "system.heartbeat" not in types
+    # A quiet project: more heartbeats than the shared window holds, then the next event.
+    server.burst([heartbeat] * 150 + [json.dumps({"type": "chat.message", "n": 2})])
+    page.wait_for_function(
+        "() => document.querySelector('#feed li')?.textContent.includes('\"n\": 2')"
+    )
+    shared = page.evaluate(
+        """() => { let window_; window.wsclient.messages.subscribe((w) => (window_ = w))();
+                   return window_.map((m) => m.n ?? null); }"""
+    )
+    assert 1 not in shared  # the event left the shared window...
+    rows = page.eval_on_selector_all("#feed li", "els => els.map(e => e.textContent)")
+    assert [row for row in rows if row.startswith("chat.message")] == [
+        'chat.message{"n": 2}',
+        'chat.message{"n": 1}',
+    ]  # ...but not the feed, where no heartbeat shows
     page.check("#feed-heartbeats")
     page.wait_for_function(
         "() => [...document.querySelectorAll('#feed li .type')]"
@@ -255,6 +292,13 @@ def test_a_deleted_file_leaves_the_list_and_the_next_one_takes_its_row(
     assert "f8.txt" in texts[-1]
 
 
+def expect_live_demo_events(page: Page) -> None:
+    """The demo's own generator is reaching the page: a file/process/project event in the feed
+    (not what subscribing alone brings: hello, subscribed, project.snapshot)."""
+    event = page.locator("#feed li .type").filter(has_text=DOMAIN_EVENT).first
+    expect(event).to_be_visible(timeout=15_000)
+
+
 def test_first_load_subscribes_the_default_project_and_shows_live_events(
     page: Page, server: ServerThread
 ) -> None:
@@ -262,9 +306,40 @@ def test_first_load_subscribes_the_default_project_and_shows_live_events(
     demo events at once, and its chip is there."""
     server.set_demo(True)
     page.goto(f"{server.url}index.html")
-    expect(page.locator("#subscriptions li")).to_have_count(1, timeout=60_000)
+    expect(page.locator("#subscriptions li")).to_have_count(1, timeout=BOOT_TIMEOUT_MS)
     expect(page.locator("#subscriptions li").first).to_contain_text("alpha")
-    expect(page.locator("#feed li").first).to_be_visible(timeout=15_000)
+    expect_live_demo_events(page)
+
+
+@pytest.fixture
+def demo_url() -> Iterator[str]:
+    """The demo as `make demo` serves it (`python -m server --demo` from the repository), on a
+    free port; yields the page's address."""
+    command = [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", "0", "--demo"]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        assert line.startswith("Serving demo at http://127.0.0.1:"), (line, proc.poll())
+        yield line.split(" at ", 1)[1]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_the_demo_shows_live_events_with_no_user_action(
+    page: Page, demo_url: str, page_errors: list[str]
+) -> None:
+    """`make demo`, then open `/`: connected, subscribed to alpha, live events coming, with
+    nothing clicked or typed and no error on the page."""
+    page.goto(demo_url)
+    expect(page.locator(STATUS)).to_have_attribute(
+        "data-status", "connected", timeout=BOOT_TIMEOUT_MS
+    )
+    expect(page.locator("#subscriptions li").first).to_contain_text("alpha")
+    expect_live_demo_events(page)
+    expect(page.locator("#projects li[data-project=alpha]")).to_be_visible()
+    assert page_errors == []
 
 
 def test_project_parameter_names_the_projects(app: Any, server: ServerThread) -> None:
@@ -279,25 +354,134 @@ def test_project_parameter_names_the_projects(app: Any, server: ServerThread) ->
     expect(page.locator("#subscriptions li")).to_have_count(2)
 
 
+# Installed before the page's scripts: every console line the client writes, in order.
+CONSOLE_RECORDER_JS = """
+(() => {
+  const lines = (window.__wsclientLines = []);
+  for (const level of ["debug", "log", "info", "warn", "error"]) {
+    const original = console[level].bind(console);
+    console[level] = (...args) => {
+      const text = args.map(String).join(" ");
+      if (text.startsWith("wsclient")) lines.push(text);
+      original(...args);
+    };
+  }
+})();
+"""
+
+
 def test_log_debug_prints_one_line_per_state_change_and_nothing_per_message(
     app: Any, page: Page, server: ServerThread
 ) -> None:
-    """?log=debug: the console gets the state changes, not the traffic."""
-    lines: list[str] = []
-    page.on("console", lambda m: lines.append(m.text) if m.text.startswith("wsclient") else None)
+    """?log=debug: the console gets the state changes (and the few lines about the link: the
+    protocol spoken, the retry planned), not the traffic: 500 messages add no line."""
+    page.add_init_script(CONSOLE_RECORDER_JS)
     page = app(log="debug", backoff_initial=50, backoff_after_drop=50, min_uptime=1)
     expect(page.locator(STATUS)).to_have_attribute("data-status", "connected")
+    page.wait_for_function(
+        "() => window.__wsclientLines.some((l) => l.includes('speaks protocol'))"
+    )
     server.burst([json.dumps({"type": "chat.message", "n": n}) for n in range(500)])
+    page.wait_for_function(
+        "() => document.querySelector('#feed li')?.textContent.includes('\"n\": 499')"
+    )
+    server.drop()
+    page.wait_for_function(
+        """() => window.__wsclientLines.filter((l) => l.includes('speaks protocol')).length === 2
+                 && window.__wsclientLines.some((l) => l.includes('reconnecting -> connected'))"""
+    )
+    lines = page.evaluate("window.__wsclientLines")
+    expected = [
+        r"wsclient INFO: connection disconnected -> connecting \(connect\)",
+        r"wsclient INFO: connection connecting -> connected \(socket_opened\)",
+        r"wsclient INFO: the server speaks protocol 2",
+        r"wsclient INFO: connection connected -> reconnecting \(connection lost\)",
+        r"wsclient INFO: reconnect attempt 1 in 0\.0\d\d s",
+        r"wsclient INFO: connection reconnecting -> connected \(socket_opened\)",
+        r"wsclient INFO: the server speaks protocol 2",
+    ]
+    assert len(lines) == len(expected), lines
+    assert all(re.fullmatch(p, line) for p, line in zip(expected, lines, strict=True)), lines
+
+
+def test_activity_shows_round_trips_rate_reconnects_and_eta(
+    app: Any, server: ServerThread, page_errors: list[str]
+) -> None:
+    """The first round trip draws a visible sparkline; traffic shows in messages/s; a running
+    process has an ETA while connected, none while the server is gone; the drop is one
+    reconnect, marked on the timeline and counted in words."""
+    page: Page = app(backoff_initial=100, backoff_after_drop=100, min_uptime=1)
+    expect(page.locator(STATUS)).to_have_attribute("data-status", "connected")
+    # The ping sent on open is answered: the first sample (drawn in the same frame as the RTT
+    # figure) is already a line, not an invisible point.
+    expect(page.locator("#rtt")).to_have_text(re.compile(r"^\d+ ms$"))
+    spark = page.locator("#rtt-spark polyline")
+    assert spark.evaluate("p => p.points.numberOfItems") >= 1
+    assert spark.evaluate("p => p.getBBox().width") > 0
+    # Traffic: 300 messages in a burst read as some tens per second (heartbeats alone: < 1).
+    server.burst([json.dumps({"type": "chat.message", "n": n}) for n in range(300)])
+    page.wait_for_function("() => parseFloat(document.querySelector('#rate').textContent) >= 10")
+
+    def process(type_: str, progress: float) -> str:
+        return json.dumps(
+            {"type": type_, "project_id": "p", "process_id": "job", "progress": progress}
+        )
+
+    row = page.locator('#processes li[data-process="job"]')
+    server.send(text=process("process.started", 0.1))
+    expect(row).to_contain_text("running")
+    server.send(text=process("process.progress", 0.4))
+    eta = re.compile(r"ETA \d+ s")
+    expect(row).to_contain_text(eta)
+    marks, count = page.locator("#timeline .mark"), page.locator("#reconnects")
+    expect(marks).to_have_count(0)
+    expect(count).to_have_text("")
+    # The server goes away: the ETA goes with the link, the process row stays.
     server.refuse(True)
     server.drop()
     expect(page.locator(STATUS)).to_have_attribute("data-status", "reconnecting")
+    expect(row).not_to_contain_text("ETA")
+    expect(row).to_contain_text("running")
     server.refuse(False)
+    expect(page.locator(STATUS)).to_have_attribute("data-status", "connected", timeout=15_000)
+    expect(row).to_contain_text(eta)
+    expect(marks).to_have_count(1)
+    expect(count).to_have_text("1 reconnect")
+    expect(page.locator("#timeline")).to_have_attribute(
+        "aria-label", re.compile(r"reconnecting \d+%.*; 1 reconnect; connected now$")
+    )
+    box = marks.first.bounding_box()
+    assert box is not None and box["width"] >= 2  # however short the outage, it can be seen
+    assert page_errors == []
+
+
+# A hidden tab runs no animation frame: requestAnimationFrame callbacks wait until it is shown.
+HIDE_FRAMES_JS = """() => {
+    const held = (window.__heldFrames = []);
+    window.__realRAF = window.requestAnimationFrame;
+    window.requestAnimationFrame = (callback) => held.push(callback);
+    const states = (window.__states = []);
+    window.wsclient.state.subscribe((s) => states.push(s.status));
+}"""
+SHOW_FRAMES_JS = """() => {
+    window.requestAnimationFrame = window.__realRAF;
+    for (const callback of window.__heldFrames.splice(0)) window.__realRAF(callback);
+}"""
+
+
+def test_a_reconnect_while_no_frame_runs_is_on_the_timeline(app: Any, server: ServerThread) -> None:
+    """A drop and reconnect while the tab draws nothing (hidden) is recorded when it happens:
+    shown again, the timeline has its mark and the count says "1 reconnect"."""
+    page: Page = app(backoff_initial=50, backoff_after_drop=50, min_uptime=1)
     expect(page.locator(STATUS)).to_have_attribute("data-status", "connected")
-    changes = [line for line in lines if "connection " in line and "->" in line]
-    assert changes == [
-        "wsclient INFO: connection disconnected -> connecting (connect)",
-        "wsclient INFO: connection connecting -> connected (socket_opened)",
-        "wsclient INFO: connection connected -> reconnecting (connection lost)",
-        "wsclient INFO: connection reconnecting -> connected (socket_opened)",
-    ]
-    assert len(lines) < 20, lines
+    expect(page.locator("#timeline .segment.connected")).to_have_count(1)
+    page.evaluate(HIDE_FRAMES_JS)
+    server.drop()
+    page.wait_for_function(
+        "() => window.__states.includes('reconnecting') && window.__states.at(-1) === 'connected'",
+        polling=50,
+    )
+    page.evaluate(SHOW_FRAMES_JS)
+    expect(page.locator("#reconnects")).to_have_text("1 reconnect")
+    expect(page.locator("#timeline .mark")).to_have_count(1)
+    expect(page.locator("#timeline .segment.reconnecting")).to_have_count(1)

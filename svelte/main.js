@@ -1,7 +1,9 @@
 // svelte.html's Svelte side: once the Python client has published window.wsclient, mount the
 // compiled components (build/svelte/, made by tools/compile_svelte.mjs) with Svelte's mount().
-// ?project=<id> picks the project ProjectEvents follows (default "alpha").
+// ?project=alpha,beta names the projects followed, one ProjectEvents each, read by the Python
+// client's rule (svelte/lib/query.js); without the parameter, "alpha" (`?project=` names none).
 import { mount, unmount } from "svelte";
+import { projectsFromQuery } from "./lib/query.js";
 
 await new Promise((resolve) => {
   if (window.wsclient !== undefined) resolve();
@@ -14,20 +16,21 @@ const [{ default: ConnectionStatus }, { default: ProjectEvents }] = await Promis
   import("../build/svelte/ProjectEvents.js"),
 ]);
 
-const projectId = new URLSearchParams(location.search).get("project") || "alpha";
+const projectIds = Object.freeze(projectsFromQuery(location.search) ?? ["alpha"]);
 let mounted = [];
 
-/** Mount both components (again); returns how many are mounted. */
+/** Mount the status and one ProjectEvents per project (again); returns how many are mounted. */
 function mountAll() {
   if (mounted.length) return mounted.length;
+  const projects = document.getElementById("svelte-project");
   mounted = [
     mount(ConnectionStatus, { target: document.getElementById("svelte-status") }),
-    mount(ProjectEvents, { target: document.getElementById("svelte-project"), props: { projectId } }),
+    ...projectIds.map((projectId) => mount(ProjectEvents, { target: projects, props: { projectId } })),
   ];
   return mounted.length;
 }
 
-/** Unmount both (Svelte's unmount: their store subscriptions and listeners end). */
+/** Unmount them all (Svelte's unmount: their store subscriptions and project subscriptions end). */
 async function unmountAll() {
   const components = mounted;
   mounted = [];
@@ -36,7 +39,7 @@ async function unmountAll() {
 
 mountAll();
 window.svelteDemo = Object.freeze({
-  projectId,
+  projectIds,
   mount: mountAll,
   unmount: unmountAll,
   get mounted() {

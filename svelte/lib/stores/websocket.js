@@ -24,6 +24,21 @@ export const wsSync = client.sync;
 /** The connection's health (attempt, next retry, last close, round trip, queue...). */
 export const wsHealth = client.health;
 
+// The domain stores: Python applies every project event, snapshot and replay to them (the rules
+// of docs/protocol.md), so a component only renders them. They hold the subscribed projects
+// (wsclient.subscribe(projectId); a project's entries go when its last subscriber leaves), and a
+// project without data, files or processes has no entry: read them as `$wsFiles[id] ?? {}`.
+
+/** `{projectId: data}`: each project's `data` object from `project.created`/`updated`. */
+export const wsProjects = client.projects;
+
+/** `{projectId: {path: {name, path, size, asset_type}}}`. */
+export const wsFiles = client.files;
+
+/** `{projectId: {processId: {project_id, process_id, status, progress, message}}}`;
+ * `status` is "running" or "completed", `progress` 0..1. */
+export const wsProcesses = client.processes;
+
 /** The story's derived store, made by svelte/store's own `derived` over the Python store. */
 export const isConnected = derived(wsState, ($state) => $state.status === "connected");
 

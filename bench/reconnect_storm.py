@@ -150,6 +150,9 @@ class _Ignore:
     def on_binary(self, size: int) -> None:
         pass
 
+    def on_too_large(self, length: int) -> None:
+        pass
+
     def on_batch_end(self) -> None:
         pass
 

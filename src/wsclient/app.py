@@ -276,6 +276,9 @@ class Client:
     def on_binary(self, size: int) -> None:
         self.router.drop_binary(size)
 
+    def on_too_large(self, length: int) -> None:
+        self.router.drop_too_large(length)
+
     def on_batch_end(self) -> None:
         self.router.publish()
 

@@ -121,9 +121,12 @@ class Receiver(Protocol):
         ...
 
     def on_binary(self, size: int) -> None:
-        """A frame the page dropped unread: a binary frame of ``size`` bytes (the protocol has
-        none), or, for a negative ``size``, a text frame of ``-size`` characters over
-        ``Options.max_frame_size`` (a "too_large" drop)."""
+        """A binary frame of ``size`` bytes arrived (the protocol has none)."""
+        ...
+
+    def on_too_large(self, length: int) -> None:
+        """The page dropped a text frame of ``length`` characters unread: it was over
+        ``Options.max_frame_size`` (checked in JS, before the text is copied into Wasm memory)."""
         ...
 
     def on_batch_end(self) -> None:
@@ -245,8 +248,10 @@ class Driver:
                     message = parse(frame)
                     if message is not None and received(socket_id, message, now):
                         dispatch(message)
-                else:  # a binary frame's size, or minus an oversized text frame's length
+                elif frame >= 0:  # type: ignore[operator]
                     receiver.on_binary(frame)  # type: ignore[arg-type]
+                else:  # minus the length of a text frame dropped for its size
+                    receiver.on_too_large(-frame)  # type: ignore[operator]
         receiver.on_batch_end()
         self.settle()
 

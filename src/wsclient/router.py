@@ -362,20 +362,15 @@ class EventRouter:
         self._forget_project(project_id)
 
     def drop_binary(self, size: int) -> None:
-        """Count a frame the page dropped unread: a binary frame of ``size`` bytes (this client
-        only reads JSON text frames), or, for a negative ``size``, a text frame of ``-size``
-        characters over ``max_frame_size`` (static/wsclient.js drops those before they are
-        copied into Wasm memory): see ``drop_too_large``."""
-        if size < 0:
-            self.drop_too_large(-size)
-            return
+        """Count a binary frame of ``size`` bytes: this client only reads JSON text frames."""
         self._record_drop(
             Drop("binary", f"binary frame of {size} bytes; this client reads JSON text frames")
         )
 
     def drop_too_large(self, length: int) -> None:
         """Count a text frame of ``length`` characters that was dropped unread for being over
-        ``max_frame_chars``; the reason says how to raise the limit (as ``parse``'s does)."""
+        ``max_frame_chars`` (static/wsclient.js drops those before they are copied into Wasm
+        memory); the reason says how to raise the limit, as ``parse``'s does."""
         self._record_drop(
             Drop(
                 "too_large",

@@ -118,6 +118,9 @@ class Recorder:
     def on_binary(self, size: int) -> None:
         pass
 
+    def on_too_large(self, length: int) -> None:
+        pass
+
     def on_batch_end(self) -> None:
         pass
 

@@ -190,6 +190,23 @@ def test_the_frame_limit_is_an_option_and_a_drop_says_how_to_raise_it() -> None:
     assert [m.type for m in get(page.client.messages)][-1] == "small"
 
 
+def test_frames_the_page_dropped_unread_are_counted_by_kind() -> None:
+    """In a batch, a number is a binary frame's size and a negative number an oversized text
+    frame's length (dropped in JS): each is counted with a reason, and the text frames around
+    them still arrive in order."""
+    page = Page("http://x.test/?max_frame_size=50")
+    page.client.connect()
+    page.opened()
+    page.driver.frames(page.socket, ['{"type": "a"}', 12, -2_000_000, '{"type": "b"}'])
+    dropped = get(page.client.dropped)
+    assert (dropped["binary"].count, dropped["too_large"].count) == (1, 1)
+    assert "12 bytes" in dropped["binary"].last_reason
+    reason = dropped["too_large"].last_reason
+    assert "2000000 characters" in reason and "limit of 50" in reason
+    assert "max_frame_size" in reason
+    assert [m.type for m in get(page.client.messages)][-2:] == ["a", "b"]
+
+
 def test_a_joined_batch_reaches_the_stores_like_the_same_frames_one_by_one() -> None:
     """The page hands text-only batches over as one U+001E-joined string: the client delivers
     the same messages, in order, and counts the same drops as for the frames one by one."""

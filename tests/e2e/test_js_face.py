@@ -189,6 +189,47 @@ def test_a_throwing_listener_and_invalidator_break_nothing(
 # --- values arrive as JSON.parse gives them ------------------------------------------------
 
 
+TYPED_FRAMES = [
+    '{"interval":3,"type":"system.heartbeat","timestamp":"2025-01-01T00:00:00Z"}',
+    '{"type":"project.updated","project_id":"p","data":{"name":"A"},"meta":{"by":"ann"}}',
+    '{"type":"file.uploaded","project_id":"p","file":{"name":"a","path":"/a","size":1,'
+    '"asset_type":"image","mime":"image/png"},"extra":[1,{"x":null}]}',
+    '{"type":"process.progress","project_id":"p","process_id":"x","progress":0.5,"eta":12}',
+]
+
+
+def test_typed_messages_reach_js_with_every_field_the_server_sent(
+    app: Any, server: ServerThread, page_errors: list[str]
+) -> None:
+    """Messages of the types the client models (heartbeat, project, file, process events)
+    reach listeners and the messages store as JSON.parse of the frame: fields the client does
+    not model are kept, in the server's order."""
+    page = _boot(app, server)
+    page.evaluate("() => { window.got = []; window.wsclient.on('*', (m) => window.got.push(m)); }")
+    for frame in TYPED_FRAMES:
+        server.send(text=frame)
+    page.wait_for_function(
+        "(n) => window.got.filter((m) => m.project_id === 'p' || m.interval).length === n",
+        arg=len(TYPED_FRAMES),
+    )
+    result = page.evaluate(
+        """(frames) => {
+        const got = window.got.filter((m) => m.project_id === 'p' || m.interval);
+        const stored = window.__t.current('messages');
+        return frames.map((frame, i) => {
+            const want = JSON.stringify(JSON.parse(frame));
+            const inStore = stored.find((m) => JSON.stringify(m) === want) !== undefined;
+            return [JSON.stringify(got[i]) === want, inStore, JSON.stringify(got[i])];
+        });
+    }""",
+        TYPED_FRAMES,
+    )
+    for (same, in_store, text), frame in zip(result, TYPED_FRAMES, strict=True):
+        assert same, f"listener got {text}, the frame was {frame}"
+        assert in_store, f"the messages store lacks {frame}"
+    assert page_errors == []
+
+
 def test_integers_above_2_53_arrive_as_numbers(
     app: Any, server: ServerThread, page_errors: list[str]
 ) -> None:

@@ -164,7 +164,7 @@ class Client:
     def send_text(self, text: str) -> None:
         """``send`` for a message already serialized as JSON (the page's JS API uses
         ``JSON.stringify``)."""
-        message = _loads(text)
+        message = loads(text)
         self.driver.send_text(text, tagged=isinstance(message, dict) and "id" not in message)
 
     def request(
@@ -199,7 +199,7 @@ class Client:
 
     def request_text(self, text: str, timeout: float = DEFAULT_REQUEST_TIMEOUT) -> str:
         """``start_request`` for a message already serialized as a JSON object."""
-        message = _loads(text)
+        message = loads(text)
         if not isinstance(message, dict):
             raise TypeError(f"a request must be a JSON object, got {text[:40]!r}")
         if "id" in message:
@@ -318,7 +318,7 @@ class Client:
         self.on_health(self.core.health())
 
 
-def _loads(text: str) -> object:
+def loads(text: str) -> object:
     """JSON text handed to the client, read without risking the interpreter's stack."""
     if len(text) > MAX_DEPTH and too_deep(text):
         raise ValueError(f"cannot send JSON nested deeper than {MAX_DEPTH} levels: flatten it")

@@ -344,6 +344,7 @@ def _health_to_page(health: Health) -> dict[str, Any]:
         "offline": health.offline,
         "protocol": health.protocol,
         "duplicates": health.duplicates,
+        "rttSamples": health.rtt_samples,
     }
 
 

@@ -297,6 +297,7 @@ class Health(Record):
     offline: bool = False  # the browser says it is offline (shown; retries go on)
     protocol: int = 0  # of the open connection: 2 (recovery, acks), 1, or 0 (not known yet)
     duplicates: int = 0  # stream events dropped because their offset was already applied
+    rtt_samples: int = 0  # how many round trips were measured (a new one may equal the last)
 
 
 class _Phase(Enum):
@@ -440,6 +441,7 @@ class Session:
         self._last_close_reason = ""
         self._error: str | None = None
         self._rtt: float | None = None
+        self._rtt_samples = 0
         self._duplicates = 0
         self._warned_untagged = False  # the once-per-page warning of an untagged v2 send
 
@@ -493,6 +495,7 @@ class Session:
             offline=self._offline,
             protocol=link.protocol if link is not None and link.phase is not _Phase.OPENING else 0,
             duplicates=self._duplicates,
+            rtt_samples=self._rtt_samples,
         )
 
     def take_actions(self) -> list[Action]:
@@ -674,6 +677,7 @@ class Session:
         if kind is Pong:
             if link.ping_id is not None and message.id == link.ping_id:  # type: ignore[union-attr]
                 self._rtt = now - link.ping_sent_at
+                self._rtt_samples += 1
                 link.ping_id = None
         elif kind is Ack:
             self._acked(message)  # type: ignore[arg-type]

@@ -29,7 +29,7 @@ from .activity import (
     reconnect_count,
     sparkline,
 )
-from .app import _loads
+from .app import loads
 from .core import Health
 from .messages import (
     FileEvent,
@@ -210,7 +210,7 @@ class Dashboard:
         self._rate = Rate()
         self._received = 0  # messages counted by _on_message since the last tick
         self._rtts: deque[float] = deque(maxlen=SPARK_SAMPLES)
-        self._rtt: float | None = None  # the last RTT sample drawn (compared by identity)
+        self._rtt_samples = 0  # RTT samples drawn so far
         # Each running process: its first and its latest (time, progress) reading, for its ETA.
         self._progress_seen: dict[tuple[str, str], tuple[Reading, Reading]] = {}
         sources: dict[str, Readable[Any]] = {
@@ -354,7 +354,7 @@ class Dashboard:
         event.preventDefault()
         error = self._by_id("send-error")
         try:  # the client's own reader: JSON nested too deep is refused, not a RecursionError
-            self._client.send(_loads(str(self._by_id("send-input").value)))
+            self._client.send(loads(str(self._by_id("send-input").value)))
         except Exception as exc:  # whatever the text, the form says why; nothing reaches the page
             error.textContent = f"Not sent: {exc}"
         else:
@@ -391,8 +391,8 @@ class Dashboard:
     def _render_health(self, health: Health) -> None:
         # A new sample is a new float from the core (Health passes it on as it is), so two
         # samples of equal value are two points; a health change for another reason is none.
-        if self._activity and health.rtt is not None and health.rtt is not self._rtt:
-            self._rtt = health.rtt
+        if self._activity and health.rtt is not None and health.rtt_samples != self._rtt_samples:
+            self._rtt_samples = health.rtt_samples
             self._rtts.append(health.rtt)
             spark = self._by_id("rtt-spark").querySelector("polyline")
             spark.setAttribute("points", sparkline(list(self._rtts), 120.0, 22.0))

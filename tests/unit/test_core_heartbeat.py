@@ -78,6 +78,23 @@ def test_pong_echoing_the_ping_id_records_the_round_trip_time() -> None:
     assert b.core.health().rtt == pytest.approx(0.25)
 
 
+def test_every_round_trip_is_counted_even_when_it_equals_the_last() -> None:
+    """Health changes with each sample (rtt_samples), so a UI drawing samples sees two equal
+    round trips as two points."""
+    b = connected()
+    b.advance(5)
+    b.advance(0.25)
+    b.pong("2")
+    first = b.core.health()
+    b.advance(5)
+    b.advance(0.25)
+    b.pong("3")
+    second = b.core.health()
+    assert second.rtt == first.rtt == pytest.approx(0.25)
+    assert (first.rtt_samples, second.rtt_samples) == (1, 2)
+    assert second != first
+
+
 def test_each_open_measures_the_round_trip_at_once() -> None:
     """The open ends with a ping, so the RTT is known before any heartbeat ping is needed."""
     b = FakeBrowser()

@@ -230,6 +230,7 @@ def _section(
         )
     sec.details.append(_tables(results, latency, survived))
     sec.details.append(verdict(results, latency, survived))
+    sec.details.append(NOTES)
     sec.details.append(
         "Method: `bench/storage.py` (see its docstring). Busy per send: CDP `TaskDuration` of the "
         "renderer's main thread from before the burst to the last transaction's `complete`, "
@@ -247,6 +248,18 @@ def _section(
 
 def _ratio(value: float, base: float) -> str:
     return f" ({value / base:.2f}x)" if base > 0 else ""
+
+
+NOTES = (
+    "Notes. The reload test decides: an IndexedDB transaction still in flight when the "
+    "document unloads is lost (as a send path would issue it: one per send, nothing awaited "
+    "before the page goes), while `localStorage.setItem` has handed the entry to the browser "
+    "process before it returns. Batching puts into one transaction would cut the per-send cost, "
+    "not the loss. Not measured: a browser crash or power cut (localStorage reaches the disk "
+    "later, lazily; strict IndexedDB flushes, once its transaction completed). IndexedDB would "
+    "also make the start-up read of the outbox asynchronous (the client would have to hold new "
+    "sends until it has read the older page's entries, to keep their order)."
+)
 
 
 def _tables(

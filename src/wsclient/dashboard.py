@@ -203,7 +203,8 @@ class Dashboard:
         self._values: dict[str, Any] = {}
         self._feed_drawn_at = float("-inf")
         self._disposers: list[Unsubscriber] = []
-        # The activity figure is optional: a dashboard page without it skips it.
+        # The activity figures (timeline, sparkline, messages/s, ETA) are drawn only where the
+        # page has them: a page without ``#timeline`` pays for none of them.
         self._activity = browser.element_by_id("timeline") is not None
         self._timeline = Timeline()
         self._feed: Feed[Message] = Feed()
@@ -262,7 +263,8 @@ class Dashboard:
 
     def _on_state(self, state: ConnectionState) -> None:
         """Every change of the connection's state, when it happens (even in a hidden tab)."""
-        self._timeline.record(self._client.clock(), str(state.status))
+        if self._activity:
+            self._timeline.record(self._client.clock(), str(state.status))
         self._mark_state(state)
 
     def _on_messages(self, window: Sequence[Message]) -> None:
@@ -294,7 +296,8 @@ class Dashboard:
 
     def _on_message(self, message: Message) -> None:
         """Mark the rows a domain event changed (the stores already hold its effect)."""
-        self._received += 1
+        if self._activity:
+            self._received += 1
         kind = type(message)
         if kind is FileEvent:
             self._files.changed((message.project_id, message.file.path))  # type: ignore[union-attr]
@@ -450,7 +453,7 @@ class Dashboard:
         bar.value = 1 if info.status == "completed" else (info.progress or 0)
         bar.setAttribute("aria-label", f"{info.process_id} progress")
         label = f"{info.process_id} ({info.project_id}) · {info.status}"
-        if info.status == "completed" or info.progress is None:
+        if not self._activity or info.status == "completed" or info.progress is None:
             self._progress_seen.pop(key, None)
         else:
             now = self._client.clock()

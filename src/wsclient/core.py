@@ -324,6 +324,7 @@ class _Link:
         "probing",
         "protocol",
         "rx_since_ping",
+        "sent_bytes",
         "started_at",
         "subscribed",
         "trimmed",
@@ -348,9 +349,14 @@ class _Link:
         # 0 until the first frame says: 2 if it is a hello, else 1. The outbox waits for it.
         self.protocol = 0
         self.writable = True  # False once the socket refused a write (it is closing)
-        self.written: list[Outbound] = []  # fire-and-forget sends, for bufferedAmount at close
-        self.written_bytes = 0  # their UTF-8 size (written is bounded like the outbox)
-        # The sizes of the newest sends trimmed off ``written``: if bufferedAmount at close
+        # bufferedAmount at close says how many of the last bytes written never left: every
+        # frame written counts in ``sent_bytes`` (UTF-8), and each fire-and-forget send is kept
+        # in ``written`` with the byte count at its end, so control frames and retained
+        # messages in the buffer are never taken for a send.
+        self.sent_bytes = 0
+        self.written: list[tuple[int, Outbound]] = []  # (sent_bytes at its end, the send)
+        self.written_bytes = 0  # the sends' UTF-8 size (written is bounded like the outbox)
+        # Where the newest sends trimmed off ``written`` ended: if bufferedAmount at close
         # reaches into them they were lost, and are counted as overflow.
         self.trimmed: deque[int] = deque(maxlen=64)
         self.failed: list[Outbound] = []  # fire-and-forget sends the socket refused
@@ -687,9 +693,12 @@ class Session:
             return self._snapshot(message)  # type: ignore[arg-type]
         return True
 
-    def write_failed(self, socket_id: int, outbound_id: str | None, now: float) -> None:
-        """The socket refused a ``SendText`` (it is no longer OPEN: closing). Nothing more is
-        written on it; what it carried is kept for the next connection."""
+    def write_failed(
+        self, socket_id: int, outbound_id: str | None, now: float, *, size: int = 0
+    ) -> None:
+        """The socket refused a ``SendText`` of ``size`` UTF-8 bytes (it is no longer OPEN:
+        closing). Nothing more is written on it; what it carried is kept for the next
+        connection."""
         self._advance(now)
         link = self._link
         if link is None or link.id != socket_id:
@@ -701,9 +710,11 @@ class Session:
         if link is None:
             return
         link.writable = False
-        for entry in link.written[::-1]:
+        link.sent_bytes -= size  # never written: not in bufferedAmount either
+        for item in link.written[::-1]:
+            entry = item[1]
             if entry.id == outbound_id:
-                link.written.remove(entry)
+                link.written.remove(item)
                 link.written_bytes -= entry.size
                 link.failed.append(entry)
                 break
@@ -833,8 +844,10 @@ class Session:
         self._last_close_reason = reason
 
     def _send(self, text: str) -> None:
-        assert self._link is not None
-        self._actions.append(SendText(self._link.id, text))
+        link = self._link
+        assert link is not None
+        link.sent_bytes += len(text.encode())
+        self._actions.append(SendText(link.id, text))
 
     def _measure_rtt(self, link: _Link, now: float) -> str:
         """Send a ping whose pong gives the round trip; return its id. On open it is sent with no
@@ -931,9 +944,9 @@ class Session:
                 return
             link.phase = _Phase.OPEN
             link.probing = False
-        if now - link.last_rx >= self._options.ping_interval:
+        if link.last_rx + self._options.ping_interval <= now:  # as deadline() adds it
             self._send_ping(link, now, self._options.pong_timeout)
-        elif now - link.ping_sent_at >= RTT_SAMPLE_INTERVAL:
+        elif link.ping_sent_at + RTT_SAMPLE_INTERVAL <= now:
             self._measure_rtt(link, now)  # traffic proves the link alive; this only times it
 
     # -- internals: the outbox ---------------------------------------------------------------
@@ -991,7 +1004,9 @@ class Session:
             self._refuse_request_on_v1(entry)
             return
         entry.written_on = link.id
-        self._actions.append(SendText(link.id, entry.wire(v2 or entry.kind == "request"), entry.id))
+        wire = entry.wire(v2 or entry.kind == "request")
+        link.sent_bytes += entry.size + len(wire) - len(entry.text)  # an id tag is ASCII
+        self._actions.append(SendText(link.id, wire, entry.id))
         if v2 and not entry.retained and not self._warned_untagged:
             self._warned_untagged = True
             logger.warning(
@@ -1002,13 +1017,13 @@ class Session:
         if not (v2 and entry.retained) and entry.kind == "send":
             self._outbox.remove(entry.id)
             self._actions.append(Forget(entry.id))
-            link.written.append(entry)
+            link.written.append((link.sent_bytes, entry))
             link.written_bytes += entry.size
             outbox = self._outbox
             while len(link.written) > outbox.limit or link.written_bytes > outbox.max_bytes:
-                old = link.written.pop(0)
+                end, old = link.written.pop(0)
                 link.written_bytes -= old.size
-                link.trimmed.append(old.size)
+                link.trimmed.append(end)
 
     def _refuse_request_on_v1(self, entry: Outbound) -> None:
         """A v1 server never acknowledges: a request could only time out, and be applied once
@@ -1043,19 +1058,20 @@ class Session:
                 self._actions.append(Forget(id))
 
     def _unsent(self, link: _Link, unsent: int) -> list[Outbound]:
-        """The fire-and-forget sends of ``link`` still among its ``unsent`` buffered bytes at
-        close. Bytes beyond what ``written`` holds belonged to sends trimmed off it for the
-        bounds: those are lost, and counted as overflow (as far as ``trimmed`` remembers; control
-        frames in the buffer are taken for sends, as in ``_unsent_tail``)."""
-        tail = _unsent_tail(link.written, unsent)
-        beyond = unsent - sum(entry.size for entry in tail)
-        lost = 0
-        for size in reversed(link.trimmed):
-            if beyond <= 0:
+        """The fire-and-forget sends of ``link`` whose last byte was still among its ``unsent``
+        buffered bytes at close: they never left this machine. Sends trimmed off ``written``
+        for the bounds that had not left either are lost, and counted as overflow (as far as
+        ``trimmed`` remembers)."""
+        if unsent <= 0:
+            return []
+        left = link.sent_bytes - unsent  # bytes that did leave
+        tail: list[Outbound] = []
+        for end, entry in reversed(link.written):
+            if end <= left:
                 break
-            lost += 1
-            beyond -= size
-        self._outbox.count_overflow(lost)
+            tail.append(entry)
+        tail.reverse()
+        self._outbox.count_overflow(sum(1 for end in link.trimmed if end > left))
         return tail
 
     def _acked(self, ack: Ack) -> None:
@@ -1221,19 +1237,3 @@ class Session:
             self._send_subscribe(event.project_id, now)
             self._update_deadline()
         return False
-
-
-def _unsent_tail(written: list[Outbound], unsent: int) -> list[Outbound]:
-    """The fire-and-forget sends whose last byte was still among the socket's last ``unsent``
-    buffered bytes when it closed: they never left this machine."""
-    if unsent <= 0:
-        return []
-    tail: list[Outbound] = []
-    after = 0  # bytes written after the message being looked at
-    for entry in reversed(written):
-        if after >= unsent:
-            break
-        tail.append(entry)
-        after += len(entry.wire(False).encode())
-    tail.reverse()
-    return tail

@@ -284,7 +284,8 @@ class Driver:
         port = self.port
         if isinstance(action, SendText):
             if action.socket_id in self._live and not port.send(action.socket_id, action.text):
-                self.core.write_failed(action.socket_id, action.outbound_id, port.now())
+                size = len(action.text.encode())
+                self.core.write_failed(action.socket_id, action.outbound_id, port.now(), size=size)
         elif isinstance(action, Persist):
             port.save(action.entry)
         elif isinstance(action, Forget):

@@ -158,11 +158,20 @@ def test_v1_sends_still_buffered_at_close_go_back_to_the_head_of_the_queue() -> 
 
 
 def test_v1_sends_buffered_when_the_core_closes_the_socket_come_back_too() -> None:
-    """The heartbeat gives up on a link: what the closed socket still buffered is kept."""
+    """The heartbeat gives up on a link: what the closed socket still buffered is kept; the
+    ping written after the send is buffered too, and is not taken for the send."""
     b = connected(Options(pong_timeout=1.0), protocol=1)
     b.send('{"type": "m"}')
-    b.port.buffered[b.socket] = 3
+    ping = len(json.dumps({"type": "ping", "id": "2"}))
+    b.port.buffered[b.socket] = ping  # the ping only: the send had left
     b.advance(6.0)  # ping at 5 s, no answer by 6 s: the core closes the socket
+    assert b.core.health().queue_depth == 0
+    b.until_deadline()
+    b.opened(protocol=1)
+    assert wire(b) == []
+    b.send('{"type": "m"}')
+    b.port.buffered[b.socket] = ping + 3  # the send's last 3 bytes had not left
+    b.advance(6.0)
     assert b.core.health().queue_depth == 1
     b.until_deadline()
     b.opened(protocol=1)

@@ -10,8 +10,8 @@
   ``reset`` (snapshot applied); the page then checks it holds the server's last offset.
 - ``outbox``: the README snippet page through Playwright (no frames flow while measuring, so
   DevTools costs nothing here), disconnected, ``max_queue`` raised; µs per ``wsclient.send()`` in
-  a tight loop, with ``localStorage`` working vs ``Storage.prototype.setItem`` made to throw
-  before the page boots (the durable outbox then lives in memory only), two pages, interleaved.
+  a tight loop, with ``localStorage`` working vs ``window.localStorage`` made to throw before
+  the page boots (the durable outbox then lives in memory only), two pages, interleaved.
 - ``offsets``: the throughput page (``pages/client.html``, no DevTools) subscribed to a project
   (so the client holds a position for it) receives the same ``process.progress`` flood for that
   project with consecutive ``offset`` fields (from its position on) and without, interleaved.
@@ -120,12 +120,14 @@ def recovery(bench: Bench) -> Section:
     return sec
 
 
-# Makes localStorage refuse every write (as a full or blocked storage would), before the page's
-# code runs: the client's durable outbox then keeps its entries in memory only.
+# Makes window.localStorage throw (as where storage is blocked), before the page's code runs:
+# the client's durable outbox then has no storage at all and keeps its entries in memory only,
+# without trying a write per send (a full storage would still try each one).
 NO_STORAGE_JS = """
-Storage.prototype.setItem = function () {
-  throw new DOMException("bench: storage refused", "QuotaExceededError");
-};
+Object.defineProperty(window, "localStorage", {
+  configurable: true,
+  get() { throw new DOMException("bench: storage blocked", "SecurityError"); },
+});
 """
 
 SEND_LOOP_JS = """(n) => {
@@ -137,6 +139,11 @@ SEND_LOOP_JS = """(n) => {
 
 STORED_JS = """() => {
   let n = 0;
+  try {
+    localStorage;
+  } catch (_) {
+    return 0;  // the blocked page: nothing can be stored
+  }
   for (let i = 0; i < localStorage.length; i++) {
     if (localStorage.key(i).startsWith("wsclient:outbox:")) n++;
   }
@@ -183,7 +190,7 @@ def outbox(bench: Bench) -> Section:
     sec.rows.append(
         Row(
             "v2: wsclient.send() while down, durable outbox (localStorage)",
-            "outbox in memory only (setItem throws)",
+            "outbox in memory only (storage blocked)",
             memory,
             durable,
             "us",

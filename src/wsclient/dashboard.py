@@ -392,8 +392,8 @@ class Dashboard:
         return state is not None and state.status == "connected"
 
     def _render_health(self, health: Health) -> None:
-        # A new sample is a new float from the core (Health passes it on as it is), so two
-        # samples of equal value are two points; a health change for another reason is none.
+        # Health counts the samples: two of equal value are two points, and a health change
+        # for another reason is none.
         if self._activity and health.rtt is not None and health.rtt_samples != self._rtt_samples:
             self._rtt_samples = health.rtt_samples
             self._rtts.append(health.rtt)

@@ -40,9 +40,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from wsclient.core import Health, Options, Session, Settle, SyncStatus
+from wsclient.core import Health, Session, Settle, SyncStatus
 from wsclient.driver import Driver, NoStorage
 from wsclient.messages import Message
+from wsclient.options import Options
 from wsclient.records import replace
 
 CLIENTS = 10_000

@@ -23,9 +23,10 @@ from .config import (
     query_parameters,
     resolve_url,
 )
-from .core import Health, Options, Session, Settle, State, SyncStatus
+from .core import Health, Session, Settle, State, SyncStatus
 from .driver import Driver, NoStorage, Port
 from .messages import MAX_DEPTH, GenericMessage, Message, serialize, too_deep
+from .options import Options
 from .records import replace
 from .router import ConnectionState, EventRouter
 from .stores import Readable, Writable, readonly, report_callback_error, writable

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from .core import Options
+from .options import Options
 from .records import fields, replace
 
 

@@ -68,13 +68,7 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Final, Literal, TypeAlias
 
-from .backoff import (
-    DEFAULT_AFTER_DROP,
-    DEFAULT_FACTOR,
-    DEFAULT_INITIAL,
-    DEFAULT_MAX,
-    reconnect_delay,
-)
+from .backoff import reconnect_delay
 from .messages import (
     Ack,
     FileEvent,
@@ -86,6 +80,7 @@ from .messages import (
     ProjectSnapshot,
     Subscribed,
 )
+from .options import Options
 from .outbound import Outbound, Outbox, QueueFull
 from .records import Record, record
 
@@ -162,59 +157,6 @@ _TRANSITIONS: Final[dict[State, dict[_Event, State]]] = {
     },
     _S.ERROR: {_E.CONNECT: _S.CONNECTING, _E.DISCONNECT: _S.DISCONNECTED},
 }
-
-
-#: A duration in seconds. In the page's query string, an ``Options`` field of this type is given
-#: in milliseconds (``config.page_options``); ``int`` fields are plain counts; other fields are for
-#: the Python API only.
-Seconds: TypeAlias = float
-
-
-@record
-class Options(Record):
-    """Timing and size options (the one place their names, defaults and meanings live)."""
-
-    ping_interval: Seconds = 5.0  # inbound silence before the client sends a ping
-    pong_timeout: Seconds = 4.0  # no frame this long after a ping: the link is dead, reconnect
-    probe_timeout: Seconds = 2.5  # the same, for the probe sent on coming back online/visible
-    backoff_initial: Seconds = DEFAULT_INITIAL  # first retry window after a failure on our side
-    backoff_factor: float = DEFAULT_FACTOR  # the retry window grows by this per failed attempt
-    backoff_max: Seconds = DEFAULT_MAX  # cap of the retry window
-    connect_timeout: Seconds = 10.0  # a socket not open by then is a failed attempt
-    min_uptime: Seconds = 5.0  # a connection shorter than this does not reset the backoff
-    max_queue: int = 1000  # messages kept while down (count); the oldest are dropped beyond
-    max_queue_bytes: int = 8 << 20  # their size in UTF-8 bytes; the oldest are dropped beyond
-    max_frame_size: int = 16 << 20  # inbound frames longer than this (characters) are dropped
-    keep_completed: int = 200  # completed processes kept in the stores (the oldest go first)
-    # First retry window when the server drops an established connection (see backoff.py).
-    backoff_after_drop: Seconds = DEFAULT_AFTER_DROP
-
-    def __post_init__(self) -> None:
-        positive = (
-            "ping_interval",
-            "pong_timeout",
-            "probe_timeout",
-            "backoff_initial",
-            "backoff_max",
-            "connect_timeout",
-            "backoff_after_drop",
-        )
-        for name in positive:
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and 0 < value < math.inf):
-                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
-        if not (isinstance(self.min_uptime, int | float) and 0 <= self.min_uptime < math.inf):
-            raise ValueError(f"min_uptime must be 0 or more seconds, got {self.min_uptime!r}")
-        if not (isinstance(self.backoff_factor, int | float) and 1 <= self.backoff_factor < 100):
-            raise ValueError(
-                f"backoff_factor must be between 1 and 100, got {self.backoff_factor!r}"
-            )
-        for name in ("max_queue", "max_queue_bytes", "max_frame_size", "keep_completed"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"{name} must be a whole number, got {value!r}")
-            if value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}")
 
 
 @record

@@ -41,8 +41,9 @@ import json
 import random
 import re
 from collections.abc import Callable
-from typing import Any, Final, Literal, TypeAlias, cast
+from typing import Any, ClassVar, Final, Literal, TypeAlias, cast
 
+from .envelope import Role
 from .records import Record, field, record
 
 __all__ = [
@@ -94,6 +95,7 @@ DropKind: TypeAlias = Literal[
 class ProjectEvent(Record):
     """``project.created | project.updated | project.deleted``."""
 
+    role: ClassVar[Role] = "event"
     type: ProjectEventType
     timestamp: str | None
     project_id: str
@@ -115,6 +117,7 @@ class FileInfo(Record):
 class FileEvent(Record):
     """``file.uploaded | file.deleted``."""
 
+    role: ClassVar[Role] = "event"
     type: FileEventType
     timestamp: str | None
     project_id: str
@@ -126,6 +129,7 @@ class FileEvent(Record):
 class ProcessEvent(Record):
     """``process.started | process.progress | process.completed``; progress is 0..1."""
 
+    role: ClassVar[Role] = "event"
     type: ProcessEventType
     timestamp: str | None
     project_id: str
@@ -139,6 +143,7 @@ class ProcessEvent(Record):
 class Heartbeat(Record):
     """``system.heartbeat``, sent periodically by the server."""
 
+    role: ClassVar[Role] = ""
     type: Literal["system.heartbeat"] = "system.heartbeat"
     timestamp: str | None = None
 
@@ -147,6 +152,7 @@ class Heartbeat(Record):
 class Pong(Record):
     """``pong``, a server's answer to a ping, echoing the ping's ``id`` if it had one."""
 
+    role: ClassVar[Role] = "pong"
     type: Literal["pong"] = "pong"
     timestamp: str | None = None
     id: str | None = None
@@ -156,6 +162,7 @@ class Pong(Record):
 class Hello(Record):
     """``hello``: a v2 server's first frame on every connection."""
 
+    role: ClassVar[Role] = "hello"
     type: Literal["hello"]
     timestamp: str | None
     protocol: int
@@ -166,6 +173,7 @@ class Subscribed(Record):
     """``subscribed``: a v2 server's answer to every subscribe. ``recovered``: the missed events
     follow; otherwise a `ProjectSnapshot` does."""
 
+    role: ClassVar[Role] = "subscribed"
     type: Literal["subscribed"]
     timestamp: str | None
     project_id: str
@@ -189,6 +197,7 @@ class ProjectSnapshot(Record):
     """``project.snapshot``: everything the server holds for a project at ``offset``; the client
     replaces its own slice with it. ``data`` None: the project has no data (deleted)."""
 
+    role: ClassVar[Role] = "snapshot"
     type: Literal["project.snapshot"]
     timestamp: str | None
     project_id: str
@@ -202,6 +211,7 @@ class ProjectSnapshot(Record):
 class Ack(Record):
     """``ack``: the server applied (``ok``) or refused a message that carried ``id``."""
 
+    role: ClassVar[Role] = "ack"
     type: Literal["ack"]
     timestamp: str | None
     id: str
@@ -214,6 +224,7 @@ class Ack(Record):
 class GenericMessage(Record):
     """A message of a type this client has no model for; ``fields`` is the whole object."""
 
+    role: ClassVar[Role] = ""
     type: str
     timestamp: str | None
     fields: dict[str, Any]

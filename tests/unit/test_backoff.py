@@ -14,7 +14,7 @@ from wsclient.backoff import (
     backoff_window,
     reconnect_delay,
 )
-from wsclient.core import Options
+from wsclient.options import Options
 
 
 def test_exact_sequence_from_a_seeded_source() -> None:

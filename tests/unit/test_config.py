@@ -17,7 +17,7 @@ from wsclient.config import (
     query_parameters,
     resolve_url,
 )
-from wsclient.core import Options
+from wsclient.options import Options
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,9 @@ from typing import Any
 
 from fakes import FakePort, Recorder
 
-from wsclient.core import Action, CloseSocket, Health, OpenSocket, Options, SendText, Session
+from wsclient.core import Action, CloseSocket, Health, OpenSocket, SendText, Session
 from wsclient.driver import Driver
+from wsclient.options import Options
 
 HEARTBEAT = '{"type": "system.heartbeat"}'
 HELLO = '{"type": "hello", "protocol": 2}'

@@ -9,7 +9,8 @@ from collections.abc import Callable
 import pytest
 from test_core_harness import FakeBrowser, assert_actions, connected, sent
 
-from wsclient.core import RTT_SAMPLE_INTERVAL, CloseSocket, OpenSocket, Options, SendText, State
+from wsclient.core import RTT_SAMPLE_INTERVAL, CloseSocket, OpenSocket, SendText, State
+from wsclient.options import Options
 
 
 def test_ping_after_ping_interval_of_silence() -> None:

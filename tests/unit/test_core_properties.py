@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_core_harness import FakeBrowser
 
-from wsclient.core import OpenSocket, Options, SendText, State
+from wsclient.core import OpenSocket, SendText, State
+from wsclient.options import Options
 
 OPTIONS = Options(max_queue=4)
 PROJECTS = ("a", "b", "c")

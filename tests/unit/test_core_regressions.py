@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from test_core_harness import FakeBrowser, connected, opens, sent
 
-from wsclient.core import Options, State
+from wsclient.core import State
+from wsclient.options import Options
 
 
 def test_seed_disconnect_does_not_reconnect() -> None:

@@ -11,7 +11,8 @@ import pytest
 from fakes import FakePort
 from test_core_harness import HELLO, FakeBrowser, connected
 
-from wsclient.core import Options, Settle
+from wsclient.core import Settle
+from wsclient.options import Options
 from wsclient.outbound import QueueFull
 
 PING = '{"type": "ping"'

@@ -48,8 +48,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from test_core_harness import FakeBrowser, connected
 
-from wsclient.core import Options, Session, Settle, State
+from wsclient.core import Session, Settle, State
 from wsclient.driver import Driver
+from wsclient.options import Options
 from wsclient.outbound import Outbox, QueueFull
 
 Json: TypeAlias = dict[str, Any]

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from server.streams import HistoryLimits, Streams
 from wsclient.app import Client
-from wsclient.core import Options
 from wsclient.driver import Driver
 from wsclient.messages import FileEvent, ProcessEvent, ProjectEvent
+from wsclient.options import Options
 from wsclient.stores import get
 
 PROJECT = "p"

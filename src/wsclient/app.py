@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("wsclient")
 
 
-#: Builds the platform side of the driver (``browser.BrowserPort`` in the page) for a URL.
+#: Builds the platform side of the driver (``port.BrowserPort`` in the page) for a URL.
 PortFactory = Callable[[str, Driver], Port]
 
 #: How long ``request()`` waits for its ``ack`` unless told otherwise (seconds).
@@ -124,7 +124,7 @@ class Client:
         if self.url is None:
             make_port = _NoServer
         elif port is None:
-            from .browser import BrowserPort
+            from .port import BrowserPort
 
             make_port = BrowserPort
         else:
@@ -133,6 +133,11 @@ class Client:
         self.driver = Driver(self.core, lambda driver: make_port(url_, driver), self)
         if self.url is None:
             self._publish_config_error()
+
+    @property
+    def options(self) -> Options:
+        """The connection's options (timings and limits)."""
+        return self.core.options
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -348,25 +353,25 @@ def start() -> Client:
     """Page entry point: log to the console (``?log=``), mount the UI, publish
     ``window.wsclient``, subscribe the projects a dashboard page names (``?project=a,b``, else
     the dashboard's ``data-projects``), connect."""
-    from . import browser, ui
+    from . import bridge, dom, ui
 
-    href = browser.page_url()
+    href = dom.page_url()
     query = query_parameters(href)
     try:
-        browser.log_to_console(log_level(query))
+        dom.log_to_console(log_level(query))
     except ConfigError as exc:
-        browser.log_to_console(logging.WARNING)
+        dom.log_to_console(logging.WARNING)
         log.warning("wsclient: %s", exc)
     client = client_from_page(href)
-    if not browser.online():
+    if not dom.online():
         client.driver.went_offline()
     ui.mount_status(client.health, client.clock)
-    root = browser.element_by_id("dashboard")
+    root = dom.element_by_id("dashboard")
     if root is not None:  # only a page with a dashboard loads its module
         from . import dashboard
 
         dashboard.Dashboard(client, root)
-    browser.expose_client(
+    bridge.expose_client(
         client, lambda element: ui.StatusWidget(element, client.health, client.clock).unmount
     )
     if root is not None:  # the demo page opens on live events

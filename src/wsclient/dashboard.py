@@ -17,7 +17,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import browser
+from . import dom
 from .activity import (
     SPARK_SAMPLES,
     Feed,
@@ -42,7 +42,6 @@ from .messages import (
 )
 from .router import ConnectionState, ProcessInfo
 from .stores import Readable
-from .ui import _el
 
 if TYPE_CHECKING:
     from .app import Client
@@ -91,13 +90,13 @@ class KeyedList:
         self._recent: OrderedDict[Any, None] = OrderedDict()  # every key, most recent last
         self._shown: OrderedDict[Any, Any] = OrderedDict()  # key -> element, most recent last
         self._changed: dict[Any, None] = {}  # marked since the last render, in order
-        self._more = _el("button", "more")
+        self._more = dom.element("button", "more")
         self._more.setAttribute("type", "button")
-        self._footer = _el("div", "list-footer")
+        self._footer = dom.element("div", "list-footer")
         self._footer.append(self._more)
         self._footer.hidden = True
         container.after(self._footer)
-        self._remove_listener = browser.listen(self._more, "click", self._show_more)
+        self._remove_listener = dom.listen(self._more, "click", self._show_more)
 
     def __len__(self) -> int:
         return len(self._recent)
@@ -131,7 +130,7 @@ class KeyedList:
                     element.remove()
                 continue
             if element is None:
-                element = browser.document.createElement(self._tag)
+                element = dom.document.createElement(self._tag)
             self._fill(element, key, value)
             self._container.prepend(element)
             shown[key] = element
@@ -164,7 +163,7 @@ class KeyedList:
             if value is None:
                 self._recent.pop(key, None)
                 continue
-            element = browser.document.createElement(self._tag)
+            element = dom.document.createElement(self._tag)
             self._fill(element, key, value)
             self._container.append(element)
             self._shown[key] = element
@@ -197,15 +196,15 @@ class Dashboard:
 
     def __init__(self, client: Client, root: Any) -> None:
         self._client = client
-        self._doc = browser.document
+        self._doc = dom.document
         self._dirty: set[str] = set()
-        self._frame = browser.FrameScheduler(self._render)
+        self._frame = dom.FrameScheduler(self._render)
         self._values: dict[str, Any] = {}
         self._feed_drawn_at = float("-inf")
         self._disposers: list[Unsubscriber] = []
         # The activity figures (timeline, sparkline, messages/s, ETA) are drawn only where the
         # page has them: a page without ``#timeline`` pays for none of them.
-        self._activity = browser.element_by_id("timeline") is not None
+        self._activity = dom.element_by_id("timeline") is not None
         self._timeline = Timeline()
         self._feed: Feed[Message] = Feed()
         self._rate = Rate()
@@ -247,7 +246,7 @@ class Dashboard:
             lambda: sum(len(by_path) for by_path in files.values()),
         )
         self._disposers.append(client.on("*", self._on_message))
-        self._ticker = browser.Ticker(self._tick, 1000)
+        self._ticker = dom.Ticker(self._tick, 1000)
         if self._activity:
             self._ticker.start()
         self._wire_controls()
@@ -279,13 +278,13 @@ class Dashboard:
             return
         strip = []
         for status, start, width in self._timeline.segments(now):
-            segment = _el("span", f"segment {status}")
+            segment = dom.element("span", f"segment {status}")
             segment.style.left = f"{start * 100:.2f}%"
             segment.style.width = f"{width * 100:.2f}%"
             segment.setAttribute("title", status)
             strip.append(segment)
         for at in self._timeline.reconnect_marks(now):
-            mark = _el("span", "mark reconnect")
+            mark = dom.element("span", "mark reconnect")
             mark.style.left = f"min({at * 100:.2f}%, calc(100% - 2px))"  # a mark now: in view
             mark.setAttribute("title", "reconnect")
             strip.append(mark)
@@ -327,12 +326,12 @@ class Dashboard:
     def _wire_controls(self) -> None:
         client = self._client
         self._disposers += [
-            browser.listen(self._by_id("connect-btn"), "click", lambda _e: client.connect()),
-            browser.listen(self._by_id("disconnect-btn"), "click", lambda _e: client.disconnect()),
-            browser.listen(self._by_id("subscribe-form"), "submit", self._on_subscribe),
-            browser.listen(self._by_id("send-form"), "submit", self._on_send),
-            browser.listen(self._by_id("subscriptions"), "click", self._on_chip_click),
-            browser.listen(self._by_id("feed-heartbeats"), "change", self._on_feed_toggle),
+            dom.listen(self._by_id("connect-btn"), "click", lambda _e: client.connect()),
+            dom.listen(self._by_id("disconnect-btn"), "click", lambda _e: client.disconnect()),
+            dom.listen(self._by_id("subscribe-form"), "submit", self._on_subscribe),
+            dom.listen(self._by_id("send-form"), "submit", self._on_send),
+            dom.listen(self._by_id("subscriptions"), "click", self._on_chip_click),
+            dom.listen(self._by_id("feed-heartbeats"), "change", self._on_feed_toggle),
         ]
 
     def _on_feed_toggle(self, _event: Any) -> None:
@@ -421,11 +420,11 @@ class Dashboard:
         chips = []
         for project_id in projects:
             status = sync.get(project_id, "live")
-            chip = _el("li", text=project_id)
+            chip = dom.element("li", text=project_id)
             chip.setAttribute("data-sync", status)
             if status in SYNC_LABELS:
-                chip.append(_el("span", "sync-note", SYNC_LABELS[status]))
-            button = _el("button", text="\u00d7")
+                chip.append(dom.element("span", "sync-note", SYNC_LABELS[status]))
+            button = dom.element("button", text="\u00d7")
             button.setAttribute("type", "button")
             button.setAttribute("data-unsubscribe", project_id)
             button.setAttribute("aria-label", f"Unsubscribe from {project_id}")
@@ -442,13 +441,14 @@ class Dashboard:
         state = data.get("status") if isinstance(data, Mapping) else None
         detail = f"  {project_id}" + (f" \u00b7 {readable(state)}" if state else "")
         item.replaceChildren(
-            _el("strong", text=readable(name) if name else project_id), _el("span", "muted", detail)
+            dom.element("strong", text=readable(name) if name else project_id),
+            dom.element("span", "muted", detail),
         )
 
     def _fill_process(self, item: Any, key: tuple[str, str], info: ProcessInfo) -> None:
         item.setAttribute("data-process", info.process_id)
         item.setAttribute("data-state", info.status)
-        bar = _el("progress")
+        bar = dom.element("progress")
         bar.max = 1
         bar.value = 1 if info.status == "completed" else (info.progress or 0)
         bar.setAttribute("aria-label", f"{info.process_id} progress")
@@ -466,9 +466,9 @@ class Dashboard:
             # The speed seen so far says nothing while the link is down: no ETA then.
             if remaining is not None and self._connected():
                 label += f" · ETA {remaining:.0f} s"
-        children = [_el("div", text=label), bar]
+        children = [dom.element("div", text=label), bar]
         if info.message:
-            children.append(_el("div", "muted", info.message))
+            children.append(dom.element("div", "muted", info.message))
         item.replaceChildren(*children)
 
     def _fill_file(self, item: Any, key: tuple[str, str], info: FileInfo) -> None:
@@ -492,9 +492,9 @@ class Dashboard:
         heartbeats = bool(self._by_id("feed-heartbeats").checked)
         items = []
         for message in self._feed.shown(FEED_LENGTH, heartbeats):
-            item = _el("li")
-            item.append(_el("span", "type", message.type))
-            item.append(_el("span", text=describe(message)))
+            item = dom.element("li")
+            item.append(dom.element("span", "type", message.type))
+            item.append(dom.element("span", text=describe(message)))
             items.append(item)
         self._by_id("feed").replaceChildren(*items)
         self._by_id("feed-count").textContent = f"({self._feed.kept(heartbeats)} kept)"

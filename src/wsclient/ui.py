@@ -11,19 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import browser
+from . import dom
 from .core import Health, State
 from .status import status_view
 from .stores import Readable
-
-
-def _el(tag: str, cls: str = "", text: str = "") -> Any:
-    node = browser.document.createElement(tag)
-    if cls:
-        node.className = cls
-    if text:
-        node.textContent = text
-    return node
 
 
 class StatusWidget:
@@ -32,15 +23,15 @@ class StatusWidget:
     def __init__(self, element: Any, health: Readable[Health], clock: Callable[[], float]) -> None:
         self._clock = clock
         self._element = element
-        self._root = _el("div", "connection-status")
+        self._root = dom.element("div", "connection-status")
         self._root.setAttribute("role", "status")
         self._root.setAttribute("aria-live", "polite")
-        self._text = _el("span", "text")
-        self._detail = _el("span", "detail")
-        self._root.append(_el("span", "indicator"), self._text, self._detail)
+        self._text = dom.element("span", "text")
+        self._detail = dom.element("span", "detail")
+        self._root.append(dom.element("span", "indicator"), self._text, self._detail)
         self._health: Health | None = None
         self._shown: tuple[str, str, str, str] | None = None
-        self._ticker = browser.Ticker(self._render, 250)
+        self._ticker = dom.Ticker(self._render, 250)
         element.replaceChildren(self._root)
         self._unsubscribe = health.subscribe(self._on_health)
 
@@ -76,6 +67,5 @@ def mount_status(
 ) -> list[StatusWidget]:
     """Mount the status component into every element matching ``selector``."""
     return [
-        StatusWidget(element, health, clock)
-        for element in browser.document.querySelectorAll(selector)
+        StatusWidget(element, health, clock) for element in dom.document.querySelectorAll(selector)
     ]

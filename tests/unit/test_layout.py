@@ -24,12 +24,12 @@ def test_pyscript_ships_every_module_of_the_package() -> None:
 
 
 def test_pyscript_loads_the_adapters_javascript() -> None:
-    """The JS half of the browser adapter is registered under the name browser.py imports."""
+    """The JS half of the socket port is registered under the name port.py imports."""
     config = tomllib.loads((ROOT / "pyscript.toml").read_text())
     assert config["js_modules"]["main"] == {"./static/wsclient.js": "wsclient_js"}
     assert (
         "from pyscript.js_modules import wsclient_js"
-        in (ROOT / "src" / "wsclient" / "browser.py").read_text()
+        in (ROOT / "src" / "wsclient" / "port.py").read_text()
     )
 
 

@@ -1,0 +1,188 @@
+"""The page bridge: ``window.wsclient`` (the page API of docs/protocol.md) over the Client's
+public API. The API itself is JavaScript (``createClient`` in static/wsclient.js); this module
+builds the small bridge it calls, which speaks JSON text and plain strings only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import js  # type: ignore[import-not-found]
+from pyodide.ffi import JsProxy, jsnull  # type: ignore[import-not-found]
+
+from .core import Health
+from .messages import to_wire
+from .port import Proxies, js_module, live_proxy_count, once
+from .records import Record
+from .stores import Readable, callback_errors, get, report_callback_error, subscriber_count
+
+if TYPE_CHECKING:
+    from .app import Client
+
+
+def _health_to_page(health: Health) -> dict[str, Any]:
+    return {
+        "status": health.state.value,
+        "attempt": health.attempt,
+        "nextRetryAt": health.next_retry_at,
+        "lastCloseCode": health.last_close_code,
+        "lastCloseReason": health.last_close_reason,
+        "error": health.error,
+        "rtt": health.rtt,
+        "queueDepth": health.queue_depth,
+        "queueOverflow": health.queue_overflow,
+        "offline": health.offline,
+        "protocol": health.protocol,
+        "duplicates": health.duplicates,
+        "rttSamples": health.rtt_samples,
+    }
+
+
+class JavaScriptError(Exception):
+    """What a page callback (a JS listener or store subscriber) threw: its ``name: message``, with
+    its JS stack as a note, so the one log line of its first error points at the JS code."""
+
+
+def _finite(value: object) -> object:
+    """``value`` with each infinite float replaced by an integer JSON numeral that JS's
+    ``JSON.parse`` reads as the same infinity (a numeral too large for a double, e.g. ``1e400``
+    in a frame, parses as ``inf`` in Python and as ``Infinity`` in JS); NaN cannot come from a
+    frame (``parse`` drops it), so it becomes null, as ``JSON.stringify`` writes it."""
+    if isinstance(value, float):
+        if value != value:
+            return None
+        if value in (math.inf, -math.inf):
+            return _JS_INFINITY if value > 0 else -_JS_INFINITY
+        return value
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+#: A numeral that JS's JSON.parse reads as Infinity (anything above ~1.8e308 does).
+_JS_INFINITY: int = 10**400
+
+
+def json_for_js(value: object) -> str:
+    """JSON text of ``value`` that JS's ``JSON.parse`` reads as the value the frame held: exact
+    for everything but integers above 2**53, which JS reads as the nearest Number (what it does
+    with the frame itself), and infinities, written as numerals JS reads as ``Infinity``."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:  # an infinity (the rare path: only numerals over ~1.8e308 make one)
+        return json.dumps(_finite(value), allow_nan=False)
+
+
+def _record_fields(value: Record) -> dict[str, Any]:
+    return {name: getattr(value, name) for name in value.__record_fields__}
+
+
+def _nested_records(value: Mapping[str, Mapping[str, Record]]) -> dict[str, dict[str, Any]]:
+    """``files``/``processes`` for JS: project -> key -> the record's fields as an object."""
+    return {
+        project: {key: _record_fields(item) for key, item in items.items()}
+        for project, items in value.items()
+    }
+
+
+def expose_client(client: Client, mount_status: Callable[[Any], Callable[[], None]]) -> None:
+    """Publish ``window.wsclient`` (the page API of docs/protocol.md), then dispatch
+    ``wsclient:ready``. The API itself is JavaScript (``createClient`` in static/wsclient.js);
+    this builds the bridge it calls, which speaks JSON text and plain strings only: values reach
+    JS as ``json_for_js`` text that JS turns into values with ``JSON.parse``, and messages come
+    from JS as ``JSON.stringify`` text that is sent as it is.
+
+    JS callbacks arrive wrapped so that they never throw (``guarded`` in static/wsclient.js
+    reports what they threw through ``countError``). ``mount_status(element)`` mounts the status
+    component and returns its unmount function.
+    """
+    stores: dict[str, tuple[Readable[Any], Callable[[Any], object]]] = {
+        "state": (client.state, lambda state: state.to_page()),
+        "messages": (client.messages, lambda window: [to_wire(m) for m in window]),
+        "health": (client.health, _health_to_page),
+        "sync": (client.sync, dict),
+        "projects": (client.projects, dict),
+        "files": (client.files, _nested_records),
+        "processes": (client.processes, _nested_records),
+    }
+
+    def given(fn: Any) -> Any | None:
+        """A JS callback argument, or None for JS undefined/null."""
+        return None if fn is None or fn is jsnull else fn
+
+    def subscribe(name: str, run: Any, invalidate: Any) -> JsProxy:
+        store, convert = stores[name]
+        invalidate = given(invalidate)
+        unsubscribe = store.subscribe(
+            lambda value: run(json_for_js(convert(value))),
+            (lambda: invalidate()) if invalidate is not None else None,
+        )
+        return once(unsubscribe)
+
+    def on(type_: str, listener: Any) -> JsProxy:
+        off = client.on(type_, lambda message: listener(json_for_js(to_wire(message))))
+        return once(off)
+
+    def watch(request_id: str, settle: Any) -> bool:
+        """Settle the JS promise when request ``request_id`` is over (at once if it is); False
+        if the page has no such request."""
+        try:
+            client.watch(
+                request_id,
+                lambda ok, data, error: settle(ok, json_for_js(data) if ok else None, error),
+            )
+        except KeyError:
+            return False
+        return True
+
+    def unsubscribe_project(project_id: str) -> bool:
+        if project_id not in get(client.subscriptions):
+            return False
+        client.unsubscribe(project_id)
+        return True
+
+    def count_error(where: str, text: str, stack: str, key: int) -> None:
+        exc = JavaScriptError(text)
+        if stack:
+            exc.add_note(stack)
+        report_callback_error(where, exc, ("js", int(key)))
+
+    def callback_errors_now() -> str:
+        errors = get(callback_errors)
+        return json.dumps({"count": errors.count, "last": errors.last})
+
+    def wasm_bytes() -> int:
+        """The size of Pyodide's WebAssembly memory (it only grows: the most ever held)."""
+        import pyodide_js  # type: ignore[import-not-found]
+
+        return int(pyodide_js._module.HEAPU8.buffer.byteLength)
+
+    bridge: dict[str, Callable[..., Any]] = {
+        "send": client.send_text,
+        "request": client.request_text,
+        "watch": watch,
+        "pending": lambda: json_for_js(client.pending()),
+        "subscribe_project": client.subscribe,
+        "unsubscribe_project": unsubscribe_project,
+        "on": on,
+        "subscribe": subscribe,
+        "connect": client.connect,
+        "disconnect": client.disconnect,
+        "mountStatus": lambda element: once(mount_status(element)),
+        "countError": count_error,
+        "callbackErrors": callback_errors_now,
+        "liveProxies": live_proxy_count,
+        "wasmBytes": wasm_bytes,
+        "maxQueueBytes": lambda: client.options.max_queue_bytes,
+        "subscriberCount": lambda name: subscriber_count(stores[name][0]),
+    }
+    py = js.Object.new()
+    for name, fn in bridge.items():
+        setattr(py, name, Proxies.create(fn))
+    js.window.wsclient = js_module().createClient(py)
+    js.window.dispatchEvent(js.CustomEvent.new("wsclient:ready"))

@@ -40,11 +40,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from wsclient.core import Health, Session, Settle, SyncStatus
+from wsclient.actions import Settle
+from wsclient.core import Health, Session
 from wsclient.driver import Driver, NoStorage
 from wsclient.messages import Message
 from wsclient.options import Options
 from wsclient.records import replace
+from wsclient.streams import SyncStatus
 
 CLIENTS = 10_000
 WINDOW = 0.1  # seconds: the width of the window the peak is measured over

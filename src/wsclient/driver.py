@@ -31,23 +31,28 @@ in the tests and a scheduled event queue in ``bench/reconnect_storm.py``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import inspect
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
-from .core import (
+from .actions import (
     Action,
     CloseSocket,
     Forget,
-    Health,
+    GetToken,
     OpenSocket,
     Persist,
     SendText,
-    Session,
     Settle,
-    SyncStatus,
 )
+from .core import Health, Session
 from .messages import Message
 from .outbound import Outbound
+from .streams import SyncStatus
+
+#: A token provider: called with ``{"reason": ..., "attempt": ...}``, it returns the token, None
+#: or "" (signed out), or an awaitable of one of those (docs/protocol.md, "Authentication").
+TokenProvider = Callable[[dict[str, object]], object]
 
 
 class Port(Protocol):
@@ -85,6 +90,11 @@ class Port(Protocol):
 
     def load(self) -> list[Outbound]:
         """The outbox entries a previous page left, oldest first."""
+        ...
+
+    def run_async(self, awaitable: Awaitable[object], done: Callable[[bool, object], None]) -> None:
+        """Run ``awaitable`` to its end, then call ``done(True, result)`` or ``done(False,
+        error text)``."""
         ...
 
     def dispose(self) -> None:
@@ -149,8 +159,16 @@ class Receiver(Protocol):
 class Driver:
     """Runs a ``core.Session`` on a ``Port`` for a ``Receiver`` (see the module docstring)."""
 
-    def __init__(self, core: Session, port: Callable[[Driver], Port], receiver: Receiver) -> None:
+    def __init__(
+        self,
+        core: Session,
+        port: Callable[[Driver], Port],
+        receiver: Receiver,
+        *,
+        provider: TokenProvider | None = None,
+    ) -> None:
         self.core = core
+        self.provider = provider  # the token provider (set before the core asks for a token)
         self._receiver = receiver
         self._live: set[int] = set()  # sockets opened and not yet let go
         self._timer_at: float | None = None
@@ -188,7 +206,21 @@ class Driver:
         self.core.unsubscribe(project_id, self.port.now())
         self.settle()
 
+    def set_auth(self, provider: TokenProvider | None) -> None:
+        """Replace the token provider from its next call on (None: no auth from then on)."""
+        self.provider = provider
+        self.core.set_auth(provider is not None, self.port.now())
+        self.settle()
+
     # --- what the environment reports ------------------------------------------------------
+
+    def token_received(self, request_id: int, token: object) -> None:
+        self.core.token_received(request_id, token, self.port.now())
+        self.settle()
+
+    def token_failed(self, request_id: int, error: str) -> None:
+        self.core.token_failed(request_id, error, self.port.now())
+        self.settle()
 
     def went_online(self) -> None:
         self.core.went_online(self.port.now())
@@ -299,12 +331,45 @@ class Driver:
                 unsent = port.close_socket(action.socket_id, action.code, action.reason)
                 if unsent:
                     self.core.unsent(action.socket_id, unsent, port.now())
+        elif isinstance(action, GetToken):
+            self._ask_for_token(action)
         elif isinstance(action, Settle):
             self._receiver.on_settled(action)
         else:
             self._receiver.on_resync(action.project_id)
 
+    def _ask_for_token(self, action: GetToken) -> None:
+        """Call the provider; a sync answer goes back to the core at once, an awaitable one when
+        it settles (the core ignores it if a newer attempt began meanwhile)."""
+        core, port, request_id = self.core, self.port, action.request_id
+        provider = self.provider
+        if provider is None:
+            core.token_failed(request_id, "no token provider is set", port.now())
+            return
+        try:
+            result = provider({"reason": action.reason, "attempt": action.attempt})
+        except Exception as exc:  # the provider's own failure: a failed attempt
+            core.token_failed(request_id, _error_text(exc), port.now())
+            return
+        if inspect.isawaitable(result):
+
+            def done(ok: bool, value: object) -> None:
+                if ok:
+                    self.token_received(request_id, value)
+                else:
+                    self.token_failed(request_id, str(value))
+
+            port.run_async(result, done)
+        else:
+            core.token_received(request_id, result, port.now())
+
     def close(self) -> None:
         """Disconnect and let the port free what it holds (the page is going away)."""
         self.disconnect()
         self.port.dispose()
+
+
+def _error_text(exc: BaseException) -> str:
+    """A provider's failure as the page sees it: its class and message."""
+    text = str(exc)
+    return f"token provider failed: {type(exc).__name__}{': ' + text if text else ''}"

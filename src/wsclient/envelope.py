@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal, Protocol, TypeAlias
 
-Role: TypeAlias = Literal["event", "snapshot", "hello", "pong", "ack", "subscribed", ""]
+Role: TypeAlias = Literal["event", "snapshot", "hello", "pong", "ack", "subscribed", "auth_ok", ""]
 
 
 class Inbound(Protocol):
@@ -59,3 +59,8 @@ class SubscribedFrame(Protocol):
     def offset(self) -> int: ...
     @property
     def recovered(self) -> bool: ...
+
+
+class AuthOkFrame(Protocol):
+    @property
+    def expires_in(self) -> float | None: ...

@@ -16,6 +16,7 @@ goes back in its original place, so every connection sends in the order the page
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Iterator
 from typing import Literal, TypeAlias
 
@@ -185,3 +186,68 @@ class Outbox:
         if not self._entries:
             self._overflowing = False
         return entry
+
+
+class WireLog:
+    """What one socket was given to write, so that its ``bufferedAmount`` at close can say which
+    fire-and-forget sends never left this machine. Made with the socket, dropped with it.
+
+    Every frame written counts in ``sent_bytes`` (UTF-8), and each fire-and-forget send is kept
+    in ``written`` with the byte count at its end, so control frames and retained messages in
+    the buffer are never taken for a send. ``written`` is bounded like the outbox; where the
+    newest sends trimmed off it ended is kept in ``trimmed``: if the buffer reaches into them at
+    close they were lost, and are counted as overflow.
+    """
+
+    __slots__ = ("failed", "sent_bytes", "trimmed", "written", "written_bytes")
+
+    def __init__(self) -> None:
+        self.sent_bytes = 0
+        self.written: list[tuple[int, Outbound]] = []  # (sent_bytes at its end, the send)
+        self.written_bytes = 0
+        self.trimmed: deque[int] = deque(maxlen=64)
+        self.failed: list[Outbound] = []  # fire-and-forget sends the socket refused
+
+    def wrote(self, size: int) -> None:
+        """A frame of ``size`` UTF-8 bytes was handed to the socket."""
+        self.sent_bytes += size
+
+    def left(self, entry: Outbound, limit: int, max_bytes: int) -> None:
+        """``entry`` (just written) left the outbox: only this log can bring it back."""
+        self.written.append((self.sent_bytes, entry))
+        self.written_bytes += entry.size
+        while len(self.written) > limit or self.written_bytes > max_bytes:
+            end, old = self.written.pop(0)
+            self.written_bytes -= old.size
+            self.trimmed.append(end)
+
+    def refused(self, outbound_id: str | None, size: int) -> bool:
+        """The socket refused a write of ``size`` bytes; True if it was a logged send (it is
+        then in ``failed``)."""
+        self.sent_bytes -= size  # never written: not in bufferedAmount either
+        for item in self.written[::-1]:
+            if item[1].id == outbound_id:
+                self.written.remove(item)
+                self.written_bytes -= item[1].size
+                self.failed.append(item[1])
+                return True
+        return False
+
+    def unsent(self, unsent: int) -> tuple[list[Outbound], int]:
+        """The sends whose last byte was still among the ``unsent`` buffered bytes at close, in
+        order, and how many trimmed sends were lost with them. Forgets them."""
+        if unsent <= 0:
+            return [], 0
+        left = self.sent_bytes - unsent  # bytes that did leave
+        tail: list[Outbound] = []
+        for end, entry in reversed(self.written):
+            if end <= left:
+                break
+            tail.append(entry)
+        tail.reverse()
+        self.written = []
+        return tail, sum(1 for end in self.trimmed if end > left)
+
+    def take_failed(self) -> list[Outbound]:
+        failed, self.failed = self.failed, []
+        return failed

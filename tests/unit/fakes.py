@@ -9,10 +9,12 @@ socket that is gone, and the timer is armed for a moment that is not in the past
 
 from __future__ import annotations
 
-from wsclient.core import Action, CloseSocket, Health, OpenSocket, SendText, Settle, SyncStatus
+from wsclient.actions import Action, CloseSocket, OpenSocket, SendText, Settle
+from wsclient.core import Health
 from wsclient.messages import Drop, Message, parse
 from wsclient.outbound import Outbound
 from wsclient.router import EventRouter
+from wsclient.streams import SyncStatus
 
 
 class FakePort:

@@ -7,14 +7,8 @@ import logging
 import pytest
 from test_core_harness import FakeBrowser, assert_actions, connected
 
-from wsclient.core import (
-    CloseSocket,
-    InvalidTransition,
-    OpenSocket,
-    Options,
-    Session,
-    State,
-)
+from wsclient.actions import CloseSocket, OpenSocket
+from wsclient.core import InvalidTransition, Options, Session, State
 from wsclient.records import replace
 
 ALWAYS_FULL = dict(random=lambda: 1.0)  # every delay is its whole window

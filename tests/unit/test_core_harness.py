@@ -13,7 +13,8 @@ from typing import Any
 
 from fakes import FakePort, Recorder
 
-from wsclient.core import Action, CloseSocket, Health, OpenSocket, SendText, Session
+from wsclient.actions import Action, CloseSocket, OpenSocket, SendText
+from wsclient.core import Health, Session
 from wsclient.driver import Driver
 from wsclient.options import Options
 

@@ -9,7 +9,9 @@ from collections.abc import Callable
 import pytest
 from test_core_harness import FakeBrowser, assert_actions, connected, sent
 
-from wsclient.core import RTT_SAMPLE_INTERVAL, CloseSocket, OpenSocket, SendText, State
+from wsclient.actions import CloseSocket, OpenSocket, SendText
+from wsclient.core import State
+from wsclient.link import RTT_SAMPLE_INTERVAL
 from wsclient.options import Options
 
 

@@ -9,7 +9,7 @@ import logging
 import pytest
 from test_core_harness import FakeBrowser, assert_actions, connected, sent
 
-from wsclient.core import SendText
+from wsclient.actions import SendText
 from wsclient.options import Options
 from wsclient.outbound import Outbound, Outbox
 

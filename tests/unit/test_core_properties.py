@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_core_harness import FakeBrowser
 
-from wsclient.core import OpenSocket, SendText, State
+from wsclient.actions import OpenSocket, SendText
+from wsclient.core import State
 from wsclient.options import Options
 
 OPTIONS = Options(max_queue=4)

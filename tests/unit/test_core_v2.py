@@ -11,7 +11,7 @@ import pytest
 from fakes import FakePort
 from test_core_harness import HELLO, FakeBrowser, connected
 
-from wsclient.core import Settle
+from wsclient.actions import Settle
 from wsclient.options import Options
 from wsclient.outbound import QueueFull
 

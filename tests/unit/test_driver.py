@@ -7,7 +7,7 @@ import json
 
 from test_core_harness import FakeBrowser, assert_actions, connected
 
-from wsclient.core import CloseSocket, OpenSocket, SendText
+from wsclient.actions import CloseSocket, OpenSocket, SendText
 from wsclient.options import Options
 
 

@@ -48,7 +48,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from test_core_harness import FakeBrowser, connected
 
-from wsclient.core import Session, Settle, State
+from wsclient.actions import Settle
+from wsclient.core import Session, State
 from wsclient.driver import Driver
 from wsclient.options import Options
 from wsclient.outbound import Outbox, QueueFull
@@ -70,7 +71,7 @@ UNACKED = frozenset({"subscribe", "unsubscribe", "ping"})
 
 def outbox(core: Session) -> Outbox:
     """The session's outbox (private: its byte count is not part of ``Health``)."""
-    box: Outbox = core._outbox
+    box: Outbox = core._delivery.outbox
     return box
 
 

@@ -42,7 +42,7 @@ class SendText(Record):
     outbound_id: str | None = None
 
     def __repr__(self) -> str:  # an auth frame carries a token: never show it
-        text = self.text if not self.text.startswith('{"type": "auth"') else "<auth frame>"
+        text = "<auth frame>" if self.text.startswith('{"type": "auth", ') else self.text
         return f"SendText({self.socket_id}, {text!r}, {self.outbound_id!r})"
 
 

@@ -9,6 +9,8 @@ socket that is gone, and the timer is armed for a moment that is not in the past
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from wsclient.actions import Action, CloseSocket, OpenSocket, SendText, Settle
 from wsclient.core import Health
 from wsclient.messages import Drop, Message, parse
@@ -30,6 +32,7 @@ class FakePort:
         self.buffered: dict[int, int] = {}  # socket -> bufferedAmount reported when we close it
         self.stored: dict[str, Outbound] = {}  # the durable outbox
         self._new: list[Action] = []
+        self.pending: list[Callable[[bool, object], None]] = []  # async token answers
 
     def take(self) -> list[Action]:
         """What the driver did since the last call, in order."""
@@ -77,6 +80,17 @@ class FakePort:
 
     def load(self) -> list[Outbound]:
         return sorted(self.stored.values(), key=lambda e: e.seq)
+
+    def run_async(self, awaitable: Awaitable[object], done: Callable[[bool, object], None]) -> None:
+        """Keep an async token answer pending: the test settles it with ``answer``."""
+        close = getattr(awaitable, "close", None)
+        if close is not None:
+            close()  # a coroutine: the test decides its outcome instead
+        self.pending.append(done)
+
+    def answer(self, ok: bool, value: object, index: int = 0) -> None:
+        """Settle the ``index``-th pending async token answer."""
+        self.pending.pop(index)(ok, value)
 
     def dispose(self) -> None:
         self.disposed = True

@@ -15,7 +15,7 @@ from fakes import FakePort, Recorder
 
 from wsclient.actions import Action, CloseSocket, OpenSocket, SendText
 from wsclient.core import Health, Session
-from wsclient.driver import Driver
+from wsclient.driver import Driver, TokenProvider
 from wsclient.options import Options
 
 HEARTBEAT = '{"type": "system.heartbeat"}'
@@ -34,11 +34,12 @@ class FakeBrowser:
         now: float = 0.0,
         id_prefix: str = "t",
         port: FakePort | None = None,
+        provider: TokenProvider | None = None,
     ) -> None:
-        self.core = Session(options, random=random, id_prefix=id_prefix)
+        self.core = Session(options, random=random, id_prefix=id_prefix, auth=provider is not None)
         self.port = port if port is not None else FakePort(now)
         self.page = Recorder()
-        self.driver = Driver(self.core, lambda _driver: self.port, self.page)
+        self.driver = Driver(self.core, lambda _driver: self.port, self.page, provider=provider)
         self.port.take()
 
     @property

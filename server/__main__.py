@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 from pathlib import Path
 
 from .app import DEFAULT_ROOT, create_app, start
-from .core import MockServer
+from .auth import DEFAULT_TOKEN_LIFETIME
+from .mock import MockServer
 from .streams import DEFAULT_HISTORY_AGE, DEFAULT_HISTORY_SIZE
 
 
@@ -48,7 +50,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"seconds an event stays recoverable; also the ack dedup window "
         f"(default {DEFAULT_HISTORY_AGE:g})",
     )
+    p.add_argument(
+        "--auth",
+        action="store_true",
+        help="protocol v3: ask for a token (POST /auth/token issues one) as the first frame",
+    )
+    p.add_argument(
+        "--token-lifetime",
+        type=_positive_seconds,
+        default=DEFAULT_TOKEN_LIFETIME,
+        help=f"seconds a token stays valid, fractions allowed (default {DEFAULT_TOKEN_LIFETIME:g})",
+    )
+    p.add_argument(
+        "--hello-before-auth",
+        action="store_true",
+        help="with --auth, send v2's hello right after the upgrade instead of after auth.ok",
+    )
     return p.parse_args(argv)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, not {text!r}")
+    return value
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -58,6 +86,9 @@ async def serve(args: argparse.Namespace) -> None:
         v1=args.v1,
         history_size=args.history_size,
         history_age=args.history_age,
+        auth=args.auth,
+        token_lifetime=args.token_lifetime,
+        hello_before_auth=args.hello_before_auth,
     )
     app = create_app(server, args.root)
     runner, port = await start(app, args.host, args.port)
@@ -77,6 +108,8 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # One line per connection that authenticates or is refused (tokens appear as digests only).
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     if not args.root.is_dir():
         print(f"--root {args.root} is not a directory", file=sys.stderr)
         return 2

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .core import MockServer
+from .auth import TOKEN_PATH
+from .mock import MockServer
 from .static import make_static_handler
 
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent  # the repo root
@@ -15,12 +16,13 @@ SERVER_KEY = web.AppKey("mock_server", MockServer)
 
 
 def create_app(server: MockServer | None = None, root: Path | str | None = None) -> web.Application:
-    """Build the app: /ws, and static files from `root` at /."""
+    """Build the app: /ws, the token endpoint, and static files from `root` at /."""
     server = server or MockServer()
     app = web.Application()
     app[SERVER_KEY] = server
     # Order matters: the catch-all static route must come last.
     app.router.add_get("/ws", server.handle_ws)
+    app.router.add_post(TOKEN_PATH, server.handle_token)
     app.router.add_get("/{path:.*}", make_static_handler(Path(root or DEFAULT_ROOT)))
     app.on_startup.append(server.startup)
     app.on_shutdown.append(server.shutdown)

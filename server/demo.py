@@ -1,15 +1,19 @@
-"""Realistic-looking events for one project (demo mode and `emit_many`).
+"""The demo loop: realistic-looking events for every project that has a subscriber.
 
-The server keeps one `DemoProject` per project; its events go through that project's stream, so
-every subscriber sees the same events, and a render job runs its full
-started -> progress... -> completed course.
+The server keeps one `DemoProject` per project; its events go through that project's stream
+(`ReferenceProtocol.publish`), so every subscriber sees the same events, and a render job runs
+its full started -> progress... -> completed course. `emit_many` gives tests the same mix.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
-from datetime import UTC, datetime
 from typing import Any
+
+from .connections import iso_now
+from .levers import lever
+from .protocol import ReferenceProtocol
 
 _USERS = ("alice", "bob", "chen", "dana", "emeka", "farah")
 _STATUSES = ("draft", "active", "in_review", "approved", "rendering")
@@ -22,11 +26,8 @@ _ASSETS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 _WORDS = ("hero", "castle", "forest", "robot", "street", "ocean", "ship", "tower", "lamp", "crate")
 _JOBS = (("Rendering frame", 40), ("Baking lightmap", 12), ("Transcoding chunk", 20))
-
-
-def iso_now() -> str:
-    """Current time as ISO-8601 UTC with milliseconds and a `Z` suffix."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+#: One event per subscribed project every 0.2-0.45 s, i.e. ~3/s.
+DEMO_PERIOD = (0.2, 0.45)
 
 
 class DemoProject:
@@ -119,3 +120,52 @@ class DemoProject:
         if roll < 0.95:
             return self._project("project.created")
         return self._project("project.updated")
+
+
+class DemoLoop:
+    """Server-wide: each project with a subscriber gets one event per tick, whoever listens."""
+
+    def __init__(self, protocol: ReferenceProtocol, *, enabled: bool, seed: int | None) -> None:
+        self._protocol = protocol
+        self._initial = enabled
+        self.enabled = enabled
+        self._rng = random.Random(seed)
+        self._projects: dict[str, DemoProject] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    def reset(self) -> None:
+        self.enabled = self._initial
+        self._projects.clear()
+
+    async def _run(self) -> None:
+        low, high = DEMO_PERIOD
+        while True:
+            await asyncio.sleep(low + self._rng.random() * (high - low))
+            if self.enabled:
+                for project_id in self._protocol.subscribed_projects():
+                    self._protocol.publish(self._project(project_id).next_event())
+
+    def _project(self, project_id: str) -> DemoProject:
+        project = self._projects.get(project_id)
+        if project is None:
+            project = DemoProject(project_id, random.Random(self._rng.random()))
+            self._projects[project_id] = project
+        return project
+
+    @lever
+    def set_demo(self, on: bool) -> None:
+        """Demo events on or off (the projects' job and file lists are kept)."""
+        self.enabled = on
+
+    @lever
+    def emit_many(self, project_id: str, n: int) -> list[dict[str, Any]]:
+        """`n` events of the demo's mix (files, processes, project updates) for `project_id`."""
+        generator = self._project(project_id)
+        return [self._protocol.publish(generator.next_event()) for _ in range(n)]

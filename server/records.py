@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 FrameKind = Literal["text", "binary"]
 AttemptOutcome = Literal["accepted", "refused", "flapped"]
+#: What the token endpoint did with a request: a token, an error (HTTP 503), or no answer yet.
+TokenOutcome = Literal["issued", "failed", "hung"]
 
 
 @dataclass(frozen=True)
@@ -54,10 +56,20 @@ class ConnectionInfo:
     sent: int = 0  # frames the server wrote to this connection
     silent: bool = False
     protocol: int = 2  # 1 when accepted in v1 mode
+    sent_bytes: int = 0  # UTF-8 bytes of the frames the server wrote (payloads, no headers)
+    auth_required: bool = False  # accepted while the server asked for authentication (v3)
+    authenticated: bool = False  # auth.ok sent
+    auth_expires_at: float | None = None  # time.monotonic() when its current token runs out
+    tokens: tuple[str, ...] = ()  # the token of every auth frame received, in order
 
     @property
     def open(self) -> bool:
         return self.closed_at is None
+
+    @property
+    def auth_frames(self) -> int:
+        """Auth frames received on this connection (the first one plus refreshes)."""
+        return len(self.tokens)
 
     def messages(self) -> list[dict[str, Any]]:
         """Received text frames that are JSON objects, parsed, in order."""
@@ -83,6 +95,14 @@ class Attempt:
 
 
 @dataclass(frozen=True)
+class TokenRequest:
+    """One request to the token endpoint (`POST /auth/token`)."""
+
+    t: float  # time.monotonic() when it arrived
+    outcome: TokenOutcome
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything recorded since the last reset()."""
 
@@ -90,10 +110,41 @@ class Snapshot:
     connections: tuple[ConnectionInfo, ...]
     attempts: tuple[Attempt, ...]
     modes: dict[str, Any]
+    token_requests: tuple[TokenRequest, ...] = ()
 
     @property
     def open_connections(self) -> list[ConnectionInfo]:
         return [c for c in self.connections if c.open]
+
+    @property
+    def sockets_opened(self) -> int:
+        """Connections accepted since the last reset (flapped ones included)."""
+        return len(self.connections)
+
+    @property
+    def sockets_open(self) -> int:
+        """Connections open right now."""
+        return len(self.open_connections)
+
+    @property
+    def frames_sent(self) -> int:
+        """Frames the server wrote to all connections."""
+        return sum(c.sent for c in self.connections)
+
+    @property
+    def bytes_sent(self) -> int:
+        """Payload bytes the server wrote to all connections."""
+        return sum(c.sent_bytes for c in self.connections)
+
+    @property
+    def auth_frames(self) -> int:
+        """Auth frames received on all connections."""
+        return sum(c.auth_frames for c in self.connections)
+
+    @property
+    def tokens_received(self) -> list[str]:
+        """The token of every auth frame received, in order of connection, then arrival."""
+        return [t for c in self.connections for t in c.tokens]
 
     def attempt_times(self, outcome: AttemptOutcome | None = None) -> list[float]:
         return [a.t for a in self.attempts if outcome is None or a.outcome == outcome]

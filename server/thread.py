@@ -5,59 +5,50 @@
         srv.wait_for_connections(1)
         srv.drop()
 
-Every control method marshals onto the server loop with run_coroutine_threadsafe, so tests (on
-the main thread, e.g. under Playwright's sync API) never touch server state directly.
+Every lever of `MockServer` (`srv.drop()`, `srv.emit(...)`, `srv.reject_auth(...)`: the list is
+in `server/__init__.py`) is called through `call()`, which runs it on the server loop and
+returns its result, so tests (on the main thread, e.g. under Playwright's sync API) never touch
+server state directly. The waits (`wait_for...`) poll from the calling thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
-from .acks import AckPolicy
 from .app import create_app, start
-from .core import MockServer, RefuseMode, WaitTimeout
-from .records import Applied, ConnectionInfo, Frame, SentAck, Snapshot
-from .streams import DEFAULT_HISTORY_AGE, DEFAULT_HISTORY_SIZE
+from .levers import DEFAULT, lever_timeout
+from .mock import MockServer, WaitTimeout
+from .records import Applied, ConnectionInfo, Frame, Snapshot
 
 T = TypeVar("T")
 
 
 class ServerThread:
-    """The app on 127.0.0.1:<free port> in a daemon thread, plus thread-safe controls."""
+    """The app on 127.0.0.1:<free port> in a daemon thread, plus thread-safe levers."""
 
     def __init__(
         self,
         *,
         root: Path | str | None = None,
-        demo: bool = False,
-        heartbeat: float = 3.0,
         host: str = "127.0.0.1",
         port: int = 0,
         call_timeout: float = 30.0,
-        v1: bool = False,
-        history_size: int = DEFAULT_HISTORY_SIZE,
-        history_age: float = DEFAULT_HISTORY_AGE,
-        dedup_window: float | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        **options: Any,
     ) -> None:
-        """`clock` (called on the server thread) times the history and the dedup window."""
-        self.server = MockServer(
-            demo=demo,
-            heartbeat=heartbeat,
-            v1=v1,
-            history_size=history_size,
-            history_age=history_age,
-            dedup_window=dedup_window,
-            clock=clock,
-        )
+        """`options` are MockServer's (demo, heartbeat, v1, history_size, history_age,
+        dedup_window, clock, auth, token_lifetime, hello_before_auth); `clock` is called on
+        the server thread."""
+        self.server = MockServer(**options)
         self._root = root
         self._host = host
         self._requested_port = port
@@ -80,6 +71,11 @@ class ServerThread:
     @property
     def ws_url(self) -> str:
         return f"ws://{self._host}:{self.port}/ws"
+
+    @property
+    def token_url(self) -> str:
+        """http://127.0.0.1:<port>/auth/token - where a token provider POSTs for a token."""
+        return f"http://{self._host}:{self.port}/auth/token"
 
     def start(self, timeout: float = 10.0) -> Self:
         self._thread = threading.Thread(target=self._run, name="mock-ws-server", daemon=True)
@@ -125,158 +121,60 @@ class ServerThread:
     ) -> None:
         self.stop()
 
-    # ------------------------------------------------------------------ marshalling
+    # ------------------------------------------------------------------ calling onto the loop
 
-    def _call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+    def call(
+        self,
+        fn: Callable[..., T | Awaitable[T]],
+        *args: Any,
+        timeout: float | None = DEFAULT,
+        **kwargs: Any,
+    ) -> T:
+        """Run `fn(*args, **kwargs)` on the server loop (awaited if it is a coroutine function)
+        and return its result; waits at most `timeout` s (the thread's `call_timeout` unless
+        given; None = no limit)."""
         if self._loop is None:
-            coro.close()
-            raise RuntimeError("ServerThread not started")
-        fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        return fut.result(self._call_timeout if timeout is None else timeout)
+            raise RuntimeError("ServerThread not started: call start() or use it in a with block")
 
-    def _sync(self, fn: Callable[[], T]) -> T:
         async def run() -> T:
-            return fn()
+            result = fn(*args, **kwargs)
+            if inspect.isawaitable(result):
+                return await result  # type: ignore[no-any-return]
+            return result  # type: ignore[return-value]
 
-        return self._call(run())
+        fut = asyncio.run_coroutine_threadsafe(run(), self._loop)
+        return fut.result(self._call_timeout if timeout == DEFAULT else timeout)
 
-    # ------------------------------------------------------------------ controls
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        """`srv.<lever>(...)`: the MockServer lever of that name, run on the server loop."""
+        if name.startswith("_") or "server" not in self.__dict__:
+            raise AttributeError(name)
+        fn = self.server.levers.get(name)
+        if fn is None:
+            raise AttributeError(
+                f"ServerThread has no attribute or lever {name!r}; levers: "
+                + ", ".join(sorted(self.server.levers))
+            )
+        return functools.partial(self.call, fn, timeout=lever_timeout(fn))
 
-    def drop(self) -> int:
-        """Abort all open connections (TCP reset, no close frame -> client sees 1006)."""
-        return self._sync(self.server.drop)
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *self.server.levers})
 
-    def close(self, code: int = 1000, reason: str = "") -> int:
-        """Close all open connections with a close frame (code, reason)."""
-        return self._call(self.server.close(code, reason))
+    # ------------------------------------------------------------------ waiting and inspection
 
-    def silence(self, on: bool = True) -> int:
-        """Stop reading/writing on current and new connections, keeping TCP open."""
-        return self._sync(lambda: self.server.silence(on))
-
-    def refuse(
-        self,
-        on: bool = True,
-        seconds: float | None = None,
-        count: int | None = None,
-        mode: RefuseMode = "503",
-    ) -> None:
-        """Refuse upgrades (HTTP 503, or `mode="abort"`: reset before any response)."""
-        self._sync(lambda: self.server.refuse(on, seconds, count, mode))
-
-    def flap(
-        self,
-        on: bool = True,
-        code: int | None = 1001,
-        reason: str = "flap",
-        count: int | None = None,
-    ) -> None:
-        """Accept new connections and close them right after the handshake."""
-        self._sync(lambda: self.server.flap(on, code, reason, count))
-
-    def send(
-        self,
-        text: str | None = None,
-        binary: bytes | None = None,
-        size: int | None = None,
-        as_binary: bool = False,
-        repeat: int = 1,
-        connection: int | None = None,
-        payload_type: str = "test.large",
-    ) -> int:
-        """Send raw frames (one of text / binary / generated `size`)."""
-        return self._call(
-            self.server.send(text, binary, size, as_binary, repeat, connection, payload_type)
-        )
-
-    def burst(
-        self, frames: list[str | bytes], connection: int | None = None, count: int = 1
-    ) -> int:
-        """Write `frames` x `count` to all (or one) connection as fast as possible."""
-        return self._call(self.server.burst(frames, connection, count))
-
-    def flood(
-        self, text: str, count: int, rate: float | None = None, connection: int | None = None
-    ) -> int:
-        """`count` copies of `text`, unpaced or at `rate` frames/s. Returns when done."""
-        return self._call(self.server.flood(text, count, rate, connection), timeout=None)
-
-    def set_demo(self, on: bool) -> None:
-        self._sync(lambda: self.server.set_demo(on))
-
-    def set_heartbeat(self, seconds: float) -> None:
-        self._sync(lambda: self.server.set_heartbeat(seconds))
-
-    def reset(self) -> None:
-        """Stop all modes, abort connections, clear history, streams, acks and the ack policy;
-        back to v2 unless created with v1=True."""
-        self._sync(self.server.reset)
-
-    # ------------------------------------------------------------------ v2 streams and acks
-
-    def set_v1(self, on: bool) -> None:
-        """Speak v1 (True) or v2 on connections opened from now on."""
-        self._sync(lambda: self.server.set_v1(on))
-
-    def emit(self, project_id: str, type: str, **fields: Any) -> dict[str, Any]:
-        """One project event through its stream; returns it as sent (with its offset)."""
-        return self._sync(lambda: self.server.emit(project_id, type, **fields))
-
-    def emit_many(self, project_id: str, n: int) -> list[dict[str, Any]]:
-        """`n` events of the demo's mix (files, processes, project updates)."""
-        return self._sync(lambda: self.server.emit_many(project_id, n))
-
-    def project_state(self, project_id: str) -> dict[str, Any]:
-        """{"data", "files": {path: file}, "processes": {id: {status, progress, message}}}."""
-        return self._sync(lambda: self.server.project_state(project_id))
-
-    def position(self, project_id: str) -> tuple[str, int]:
-        """(epoch, offset of the last event) of a project's stream."""
-        return self._sync(lambda: self.server.position(project_id))
-
-    def history(self, project_id: str) -> list[dict[str, Any]]:
-        """The events a `since` can still recover, oldest first."""
-        return self._sync(lambda: self.server.history(project_id))
-
-    def new_epoch(self, project_id: str | None = None, reset_offset: bool = False) -> None:
-        """Lose the history (of all projects if None) under a new epoch; the state stays."""
-        self._sync(lambda: self.server.new_epoch(project_id, reset_offset))
-
-    def trim_history(self, project_id: str, keep: int = 0) -> None:
-        """Keep only the newest `keep` events of a project's history."""
-        self._sync(lambda: self.server.trim_history(project_id, keep))
-
-    def ack_policy(self, policy: AckPolicy | None) -> None:
-        """policy(message) -> None (ok), error text (ok: false) or HOLD; None = accept all.
-        The policy runs on the server thread."""
-        self._sync(lambda: self.server.ack_policy(policy))
-
-    def applied(self) -> list[Applied]:
-        """Every request applied, in order: Applied(id, message, t)."""
-        return self._sync(self.server.applied)
-
-    def acks_sent(self) -> list[SentAck]:
-        """Every ack written: SentAck(t, connection_id, ack, repeat)."""
-        return self._sync(self.server.acks_sent)
+    def connections(self) -> list[ConnectionInfo]:
+        return list(self.snapshot().connections)
 
     def wait_for_applied(self, count: int, timeout: float = 5.0) -> list[Applied]:
         """Wait until at least `count` requests were applied; returns them all."""
         deadline = time.monotonic() + timeout
         while True:
-            applied = self.applied()
+            applied: list[Applied] = self.applied()
             if len(applied) >= count:
                 return applied
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"{len(applied)} of {count} requests applied")
             time.sleep(0.01)
-
-    # ------------------------------------------------------------------ inspection
-
-    def snapshot(self) -> Snapshot:
-        return self._sync(self.server.snapshot)
-
-    def connections(self) -> list[ConnectionInfo]:
-        return list(self.snapshot().connections)
 
     def wait_for(
         self,
@@ -291,7 +189,7 @@ class ServerThread:
         """
         deadline = time.monotonic() + timeout
         while True:
-            snap = self.snapshot()
+            snap: Snapshot = self.snapshot()
             try:
                 done = predicate(snap)
             except IndexError:

@@ -98,3 +98,31 @@ async def fence(ws: aiohttp.ClientWebSocketResponse) -> list[dict[str, Any]]:
         if msg["type"] != "system.heartbeat":
             frames.append(msg)
     return frames
+
+
+async def fetch_token(session: aiohttp.ClientSession, base_url: str) -> dict[str, Any]:
+    """POST /auth/token and return its JSON (`token`, `expires_in`); asserts a 200."""
+    async with session.post(base_url + "auth/token") as r:
+        assert r.status == 200, (r.status, await r.text())
+        body = await r.json()
+    assert isinstance(body, dict)
+    return body
+
+
+async def authenticate(ws: aiohttp.ClientWebSocketResponse, token: str) -> dict[str, Any]:
+    """Send the auth frame and return the `auth.ok` (asserting it is the next frame)."""
+    await send_json(ws, {"type": "auth", "token": token})
+    ok = await recv_json(ws)
+    assert ok["type"] == "auth.ok", ok
+    return ok
+
+
+async def recv_close(ws: aiohttp.ClientWebSocketResponse, timeout: float = 2.0) -> tuple[int, str]:
+    """Skip frames until the server's close frame; returns its (code, reason)."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        msg = await ws.receive(timeout=left)
+        if msg.type == aiohttp.WSMsgType.CLOSE:
+            return msg.data, msg.extra
+        assert msg.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY), msg
+    raise TimeoutError(f"no close frame within {timeout}s")

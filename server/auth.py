@@ -139,7 +139,12 @@ class Auth:
             )
         if fault == "hang":
             self._conns.record_token_request("hung")
-            await self._faults.token_released()
+            if not await self._faults.token_released():
+                return web.json_response(
+                    {"error": "the server was reset while this request hung; ask again"},
+                    status=503,
+                    headers=headers,
+                )
         else:
             self._conns.record_token_request("issued")
         lifetime = self.token_lifetime

@@ -86,10 +86,12 @@ class Faults:
         self._conns = conns
         self._resume = resume
         self._token_released: asyncio.Event | None = None
+        self._resets = 0
         self.reset()
 
     def reset(self) -> None:
-        """Every mode off; hung token requests are answered."""
+        """Every mode off; hung token requests are answered (with an error)."""
+        self._resets += 1
         self._release_tokens()
         self.silent = False
         self._refuse_until: float | None = None  # monotonic deadline; inf = until turned off
@@ -144,11 +146,14 @@ class Faults:
                 self._token_mode, self._token_left = "ok", None
         return mode
 
-    async def token_released(self) -> None:
-        """Returns when hung token requests may be answered (`token_endpoint("ok")`)."""
+    async def token_released(self) -> bool:
+        """Returns when a hung token request may be answered: True after
+        `token_endpoint("ok")`, False after a reset (no token then)."""
+        resets = self._resets
         if self._token_released is None:
             self._token_released = asyncio.Event()
         await self._token_released.wait()
+        return self._resets == resets
 
     def go_silent(self, conn: Connection) -> None:
         conn.silent = True

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +16,7 @@ import pytest
 
 from server import ServerThread, token_digest
 from server.__main__ import parse_args
+from tests.server.test_server_http import REPO
 from tests.server.wsutil import (
     authenticate,
     fetch_token,
@@ -91,6 +94,21 @@ def test_token_endpoint_hang_lever_answers_only_when_released(asrv: ServerThread
 
     asyncio.run(main())
     assert [r.outcome for r in asrv.snapshot().token_requests] == ["hung"]
+
+
+def test_reset_answers_a_hung_token_request_with_an_error(asrv: ServerThread) -> None:
+    asrv.token_endpoint("hang")
+
+    async def main() -> int:
+        async with aiohttp.ClientSession() as s:
+            request = asyncio.create_task(_token_status(s, asrv.url))
+            await asyncio.to_thread(asrv.wait_for, lambda snap: len(snap.token_requests) == 1)
+            await asyncio.to_thread(asrv.reset)
+            status, _ = await asyncio.wait_for(request, 2)
+            return status
+
+    assert asyncio.run(main()) == 503
+    assert asrv.tokens_issued() == []
 
 
 # ---------------------------------------------------------------------- the handshake
@@ -437,3 +455,37 @@ def test_an_unknown_lever_names_the_levers(srv: ServerThread) -> None:
     with pytest.raises(AttributeError, match="reject_auth"):
         srv.reject_auth_now()  # type: ignore[operator]  # deliberately misspelt
     assert srv.call(lambda: 41 + 1) == 42
+
+
+def test_cli_with_auth_serves_tokens_and_never_prints_one(static_root: Path) -> None:
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "server", "--port", "0", "--root", str(static_root)),
+            *("--no-demo", "--auth", "--token-lifetime", "0.5"),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip().split(" at ", 1)[1]
+
+        async def main() -> str:
+            async with aiohttp.ClientSession() as s:
+                body = await fetch_token(s, url)
+                assert body["expires_in"] == 0.5
+                async with s.ws_connect(url + "ws") as ws:
+                    assert 0 < (await authenticate(ws, body["token"]))["expires_in"] <= 0.5
+                    assert (await recv_json(ws))["type"] == "hello"
+                    assert await recv_close(ws) == (4401, "token expired")
+            token: str = body["token"]
+            return token
+
+        token = asyncio.run(main())
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=5)
+    assert proc.returncode == 0
+    assert token_digest(token) in err and token not in err

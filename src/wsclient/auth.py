@@ -23,10 +23,15 @@ failure schedules the next try on the backoff ladder, from its first step.
 from __future__ import annotations
 
 import json
-from enum import Enum
+import logging
+import math
+from collections.abc import Callable
 from typing import Final, Literal, TypeAlias
 
-from .actions import TokenReason
+from .actions import Action, GetToken, OpenSocket, TokenReason
+from .link import Link, LinkEvent, Phase, Refresh, RefreshEvent, RefreshPhase
+
+logger = logging.getLogger("wsclient")
 
 #: What the page sees of authentication (``health.auth``).
 AuthStatus: TypeAlias = Literal["none", "signing_in", "signed_in", "signed_out"]
@@ -98,53 +103,153 @@ class Auth:
         self.status = "signed_in"
 
 
-class RefreshPhase(Enum):
-    SCHEDULED = "scheduled"  # deadline: ``at``
-    FETCHING = "fetching"  # the provider is asked: deadline ``since`` + connect_timeout
-    SENT = "sent"  # the new token is out: deadline ``since`` + pong_timeout
+#: What a token answer (or a refresh deadline) means for the session.
+Outcome: TypeAlias = Literal["none", "signed_out", "failed"]
 
 
-class RefreshEvent(Enum):
-    DUE = "refresh due"
-    TOKEN = "token received"
-    AUTH_OK = "auth.ok"
-    FAILED = "refresh failed"
+class Authenticator:
+    """Asks for tokens, presents them, and keeps each open socket's token fresh.
+
+    It emits ``GetToken``, ``OpenSocket`` and the auth frames itself (on the actions list it
+    shares with the session) and tells the session only what changes the connection: a
+    connect attempt that got no token (``failed``, the text in ``error``) or a provider that
+    says signed out (``signed_out``).
+    """
+
+    def __init__(
+        self,
+        enabled: bool,
+        actions: list[Action],
+        random: Callable[[], float],
+        retry_delay: Callable[[int], float],
+    ) -> None:
+        self.memory = Auth(enabled)
+        self._actions = actions
+        self._random = random
+        self._retry_delay = retry_delay  # the backoff ladder from its first step
+        self._requests = 0
+        self.error: str | None = None  # the last failure's text (never the token)
+
+    @property
+    def enabled(self) -> bool:
+        return self.memory.enabled
+
+    def begin(self, link: Link, attempt: int) -> None:
+        """A new attempt: ask for a token (v3), or open the socket at once."""
+        if not self.memory.enabled:
+            link.fire(LinkEvent.TOKEN)  # none needed
+            self._actions.append(OpenSocket(link.id))
+            return
+        self._requests += 1
+        link.token_request = self._requests
+        self.memory.attempt_started()
+        self._actions.append(GetToken(self._requests, self.memory.reason, attempt))
+
+    def answered(self, link: Link | None, request_id: int, token: object, now: float) -> Outcome:
+        """The provider answered request ``request_id``."""
+        if link is None:
+            return "none"
+        try:
+            checked = check_token(token)
+        except TypeError as exc:
+            return self.failed(link, request_id, str(exc), now)
+        if link.phase is Phase.TOKEN and link.token_request == request_id:
+            if checked is None:
+                return "signed_out"
+            link.token = checked
+            link.fire(LinkEvent.TOKEN)
+            link.started_at = now
+            self._actions.append(OpenSocket(link.id))
+        elif _refreshing(link, request_id):
+            if checked is None:
+                return "signed_out"
+            link.send(auth_frame(checked))
+            _refresh(link).fire(RefreshEvent.TOKEN, now)
+        return "none"
+
+    def failed(self, link: Link | None, request_id: int, error: str, now: float) -> Outcome:
+        """The provider threw, rejected, answered a non-string or did not answer in time."""
+        if link is None:
+            return "none"
+        if link.phase is Phase.TOKEN and link.token_request == request_id:
+            self.error = error
+            return "failed"
+        if _refreshing(link, request_id):
+            self._refresh_failed(link, error, now)
+        return "none"
+
+    def opened(self, link: Link, now: float) -> bool:
+        """The socket opened: present the token. False when there is none (usable at once)."""
+        if link.token is None:
+            link.fire(LinkEvent.OPENED)
+            return False
+        token, link.token = link.token, None
+        link.fire(LinkEvent.OPENED_AUTH)
+        link.opened_at = now
+        link.send(auth_frame(token))
+        return True
+
+    def auth_ok(self, link: Link, expires_in: float | None, now: float) -> bool:
+        """``auth.ok``: True when it makes the link usable (the answer to the first frame)."""
+        refresh = link.refresh
+        if link.phase is Phase.AUTHENTICATING:
+            link.fire(LinkEvent.AUTH_OK)
+            self.memory.signed_in()
+            self._schedule(link, expires_in, now)
+            return True
+        if refresh is not None and refresh.phase is RefreshPhase.SENT:
+            refresh.fire(RefreshEvent.AUTH_OK, now)
+            refresh.failures = 0
+            self._schedule(link, expires_in, now)
+        return False
+
+    def refresh_due(
+        self, link: Link, connect_timeout: float, answer_timeout: float, now: float
+    ) -> None:
+        """The link's refresh deadline fired: start a refresh, or fail the one under way."""
+        refresh = _refresh(link)
+        if refresh.phase is RefreshPhase.SCHEDULED:
+            self._requests += 1
+            refresh.request_id = self._requests
+            refresh.fire(RefreshEvent.DUE, now)
+            self._actions.append(GetToken(self._requests, "refresh", 0))
+        elif refresh.phase is RefreshPhase.FETCHING:
+            ms = round(connect_timeout * 1000)
+            self._refresh_failed(link, f"the token provider did not answer within {ms} ms", now)
+        else:
+            ms = round(answer_timeout * 1000)
+            self._refresh_failed(link, f"no auth.ok within {ms} ms of a token refresh", now)
+
+    def _schedule(self, link: Link, expires_in: float | None, now: float) -> None:
+        """Between 50 % and 90 % of ``expires_in`` from now (no refresh without one)."""
+        if expires_in is None or not 0 < expires_in < math.inf:
+            link.refresh = None
+            return
+        at = now + expires_in * (0.5 + 0.4 * self._random())
+        if link.refresh is None:
+            link.refresh = Refresh(at)
+        else:
+            link.refresh.at = at
+
+    def _refresh_failed(self, link: Link, error: str, now: float) -> None:
+        """Try again after a delay from the start of the backoff ladder, then further up."""
+        refresh = _refresh(link)
+        refresh.fire(RefreshEvent.FAILED, now)
+        refresh.failures += 1
+        refresh.at = now + self._retry_delay(refresh.failures)
+        self.error = error
+        logger.warning("token refresh failed (%s): retrying", error)
 
 
-_R = RefreshPhase
-_RE = RefreshEvent
-#: phase -> {event: next phase}; anything else is a bug (``ValueError`` names both).
-_REFRESH: Final[dict[RefreshPhase, dict[RefreshEvent, RefreshPhase]]] = {
-    _R.SCHEDULED: {_RE.DUE: _R.FETCHING},
-    _R.FETCHING: {_RE.TOKEN: _R.SENT, _RE.FAILED: _R.SCHEDULED},
-    _R.SENT: {_RE.AUTH_OK: _R.SCHEDULED, _RE.FAILED: _R.SCHEDULED},
-}
+def _refresh(link: Link) -> Refresh:
+    assert link.refresh is not None
+    return link.refresh
 
 
-class Refresh:
-    """One open socket's token refresh (see the module docstring)."""
-
-    __slots__ = ("at", "failures", "phase", "request_id", "since")
-
-    def __init__(self, at: float) -> None:
-        self.phase = RefreshPhase.SCHEDULED
-        self.at = at  # when the next refresh starts
-        self.since = at  # when the current step began
-        self.failures = 0  # failed refreshes in a row (the backoff ladder's step)
-        self.request_id = 0  # the token request in flight
-
-    def fire(self, event: RefreshEvent, now: float) -> None:
-        target = _REFRESH[self.phase].get(event)
-        if target is None:
-            raise ValueError(
-                f"token refresh: {event.value} is not allowed while {self.phase.value}"
-            )
-        self.phase = target
-        self.since = now
-
-    def deadline(self, connect_timeout: float, answer_timeout: float) -> float:
-        if self.phase is RefreshPhase.SCHEDULED:
-            return self.at
-        if self.phase is RefreshPhase.FETCHING:
-            return self.since + connect_timeout
-        return self.since + answer_timeout
+def _refreshing(link: Link, request_id: int) -> bool:
+    refresh = link.refresh
+    return (
+        refresh is not None
+        and refresh.phase is RefreshPhase.FETCHING
+        and refresh.request_id == request_id
+    )

@@ -51,6 +51,7 @@ moves ``next_deadline``); the heartbeat is evaluated lazily when the deadline fi
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -59,18 +60,8 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Final, cast
 
-from .actions import Action, CloseSocket, GetToken, OpenSocket, Resync, SendText
-from .auth import (
-    CLOSE_UNAUTHORIZED,
-    NOT_SIGNED_IN,
-    Auth,
-    AuthStatus,
-    Refresh,
-    RefreshEvent,
-    RefreshPhase,
-    auth_frame,
-    check_token,
-)
+from .actions import Action, CloseSocket, Resync
+from .auth import CLOSE_UNAUTHORIZED, NOT_SIGNED_IN, Authenticator, AuthStatus, Outcome
 from .backoff import reconnect_delay
 from .delivery import Delivery
 from .envelope import (
@@ -82,7 +73,7 @@ from .envelope import (
     StreamItem,
     SubscribedFrame,
 )
-from .link import RTT_SAMPLE_INTERVAL, Link, LinkEvent, Phase
+from .link import Due, Link, Phase, RefreshPhase
 from .options import Options
 from .outbound import Outbound
 from .records import Record, record
@@ -201,10 +192,9 @@ class Session:
         self._now = -math.inf
         self._deadline: float | None = None
         self._last_socket_id = 0
-        self._token_requests = 0
         self._link: Link | None = None  # the current attempt: token, socket, open link
         self._dropped: Link | None = None  # the last socket let go, until ``unsent``
-        self._pings_sent = 0
+        self._pings = itertools.count(1)  # ping ids, across sockets
         self._attempt = 0
         self._ladder_start = options.backoff_initial
         self._retry_at: float | None = None
@@ -213,11 +203,15 @@ class Session:
         prefix = id_prefix or f"{int(self._random() * 2**52):013x}"
         self._delivery = Delivery(options.max_queue, options.max_queue_bytes, prefix, self._actions)
         self._streams = Streams(options.pong_timeout)
-        self._auth = Auth(auth)
+        self._auth = Authenticator(
+            auth,
+            self._actions,
+            self._random,
+            lambda attempt: self._delay(attempt, options.backoff_initial),
+        )
         self._last_close_code: int | None = None
         self._last_close_reason = ""
         self._error: str | None = None
-        self._last_error: str | None = None
         self._rtt: float | None = None
         self._rtt_samples = 0
 
@@ -284,8 +278,8 @@ class Session:
             protocol=link.protocol if link is not None and link.usable else 0,
             duplicates=self._streams.duplicates,
             rtt_samples=self._rtt_samples,
-            last_error=self._last_error,
-            auth=self._auth.status,
+            last_error=self._auth.error,
+            auth=self._auth.memory.status,
             auth_refresh_at=(
                 refresh.at
                 if refresh is not None and refresh.phase is RefreshPhase.SCHEDULED
@@ -310,8 +304,8 @@ class Session:
             self._error = None
             self._attempt = 0
             self._ladder_start = self._options.backoff_initial
-            self._auth.waiting = False
-            self._auth.socket_ended_otherwise()
+            self._auth.memory.waiting = False
+            self._auth.memory.socket_ended_otherwise()
             self._start_attempt(now)
         elif self._waiting():
             self._retry(now)
@@ -334,10 +328,11 @@ class Session:
         """A token provider was set (``enabled``) or removed. It does not touch an open
         connection; a client waiting because of auth starts a new attempt at once."""
         self._advance(now)
-        self._auth.enabled = enabled
+        memory = self._auth.memory
+        memory.enabled = enabled
         if not enabled:
-            self._auth.status = "none"
-        if self._auth.waiting and self._state is State.ERROR:
+            memory.status = "none"
+        if memory.waiting and self._state is State.ERROR:
             self.connect(now)
         self._update_deadline()
 
@@ -390,7 +385,7 @@ class Session:
         link = self._link
         if last and self._state is State.CONNECTED and link and project_id in link.subscribed:
             link.subscribed.discard(project_id)
-            self._send(f'{{"type": "unsubscribe", "project_id": {json.dumps(project_id)}}}')
+            link.send(json.dumps({"type": "unsubscribe", "project_id": project_id}))
         self._update_deadline()
 
     def went_offline(self, now: float) -> None:
@@ -424,44 +419,13 @@ class Session:
         """The provider answered ``GetToken(request_id)``: a token, or None/"" (signed out).
         Anything else is a failed attempt; an answer to an older request is ignored."""
         self._advance(now)
-        try:
-            checked = check_token(token)
-        except TypeError as exc:
-            self.token_failed(request_id, str(exc), now)
-            return
-        link = self._link
-        if link is None:
-            return
-        if link.phase is Phase.TOKEN and link.token_request == request_id:
-            if checked is None:
-                self._link = None
-                self._signed_out()
-            else:
-                link.token = checked
-                link.fire(LinkEvent.TOKEN)
-                link.started_at = now
-                self._actions.append(OpenSocket(link.id))
-        elif self._refreshing(link, request_id):
-            if checked is None:
-                self._close_current(CLOSE_NORMAL, NOT_SIGNED_IN)
-                self._signed_out()
-            else:
-                self._send(auth_frame(checked))
-                cast(Refresh, link.refresh).fire(RefreshEvent.TOKEN, now)
-        self._update_deadline()
+        self._token_outcome(self._auth.answered(self._link, request_id, token, now), now)
 
     def token_failed(self, request_id: int, error: str, now: float) -> None:
         """The provider threw, rejected or answered something that is not a token: a failed
         attempt (``error`` is shown in ``health.last_error``; it must not hold the token)."""
         self._advance(now)
-        link = self._link
-        if link is None:
-            return
-        if link.phase is Phase.TOKEN and link.token_request == request_id:
-            self._token_attempt_failed(link, error, now)
-        elif self._refreshing(link, request_id):
-            self._refresh_failed(link, error, now)
-        self._update_deadline()
+        self._token_outcome(self._auth.failed(self._link, request_id, error, now), now)
 
     # -- inputs: the socket and the timer ----------------------------------------------------
 
@@ -473,13 +437,7 @@ class Session:
             return
         if link.phase is not Phase.OPENING:
             raise InvalidTransition(self._state, f"socket_opened for open socket {socket_id}")
-        if link.token is not None:
-            token, link.token = link.token, None
-            link.fire(LinkEvent.OPENED_AUTH)
-            link.opened_at = now
-            self._send(auth_frame(token))
-        else:
-            link.fire(LinkEvent.OPENED)
+        if not self._auth.opened(link, now):
             self._usable(link, now)
         self._update_deadline()
 
@@ -524,7 +482,9 @@ class Session:
             item = cast(StreamItem, message)
             return self._streams.snapshot(item.project_id, item.offset)
         elif role == "auth_ok":
-            self._auth_ok(link, cast(AuthOkFrame, message).expires_in, now)
+            if self._auth.auth_ok(link, cast(AuthOkFrame, message).expires_in, now):
+                self._usable(link, now)
+            self._update_deadline()
         return True
 
     def write_failed(
@@ -555,7 +515,7 @@ class Session:
         self._drop_link(link, unsent)
         self._record_close(code, reason)
         if code == CLOSE_UNAUTHORIZED and self._auth.enabled:
-            if self._auth.refused(before_auth_ok):
+            if self._auth.memory.refused(before_auth_ok):
                 logger.info("the server refused the token (4401): retrying with a fresh one")
                 self._count_attempt(link, now, far_side=True)
                 self._start_attempt(now)
@@ -564,7 +524,7 @@ class Session:
         elif is_fatal_close(code):
             self._rejected(code, reason)
         else:
-            self._auth.socket_ended_otherwise()
+            self._auth.memory.socket_ended_otherwise()
             self._lost(link, now, far_side=True)
         self._update_deadline()
 
@@ -584,7 +544,7 @@ class Session:
         if link is None:
             return
         self._close_current(CLOSE_LINK_FAILED, "socket error")
-        self._auth.socket_ended_otherwise()
+        self._auth.memory.socket_ended_otherwise()
         self._lost(link, now, far_side=True)
         self._update_deadline()
 
@@ -629,23 +589,15 @@ class Session:
         if self._waiting():
             self._retry(now)
         elif self._state is State.CONNECTED and self._link is not None:
-            self._pings_sent += 1
-            self._send(self._link.probe(now, self._options.probe_timeout, self._pings_sent))
+            self._link.probe(now, self._options.probe_timeout)
         self._update_deadline()
 
     def _start_attempt(self, now: float) -> None:
         """A new attempt: ask for a token first when a provider is set, else open a socket."""
         self._last_socket_id += 1
         self._retry_at = None
-        if not self._auth.enabled:
-            self._link = Link(self._last_socket_id, now)
-            self._actions.append(OpenSocket(self._last_socket_id))
-            return
-        self._token_requests += 1
-        self._link = Link(self._last_socket_id, now, token_request=self._token_requests)
-        self._auth.attempt_started()
-        attempt = self._attempt if self._state is State.RECONNECTING else 0
-        self._actions.append(GetToken(self._token_requests, self._auth.reason, attempt))
+        self._link = Link(self._last_socket_id, now, self._actions, self._pings)
+        self._auth.begin(self._link, self._attempt if self._state is State.RECONNECTING else 0)
 
     def _usable(self, link: Link, now: float) -> None:
         """Open (and authenticated): CONNECTED. Subscribe every project, time the round trip;
@@ -654,76 +606,25 @@ class Session:
         link.became_usable(now)
         for project_id in self._streams.reopened():
             self._send_subscribe(project_id, now)
-        self._pings_sent += 1
-        self._send(link.measure(now, self._pings_sent))
+        link.measure(now)
         if link.protocol:
             self._decided(link)
 
-    def _auth_ok(self, link: Link, expires_in: float | None, now: float) -> None:
-        refresh = link.refresh
-        if link.phase is Phase.AUTHENTICATING:
-            link.fire(LinkEvent.AUTH_OK)
-            self._auth.signed_in()
-            self._schedule_refresh(link, expires_in, now)
-            self._usable(link, now)
-        elif refresh is not None and refresh.phase is RefreshPhase.SENT:
-            refresh.fire(RefreshEvent.AUTH_OK, now)
-            refresh.failures = 0
-            self._schedule_refresh(link, expires_in, now)
+    def _token_outcome(self, outcome: Outcome, now: float) -> None:
+        link = self._link
+        if outcome == "failed" and link is not None:  # no token, no socket: a failed attempt
+            self._link = None
+            logger.warning("token provider failed: %s", self._auth.error)
+            self._lost(link, now, far_side=False)
+        elif outcome == "signed_out":
+            self._close_current(CLOSE_NORMAL, NOT_SIGNED_IN)
+            self._signed_out()
         self._update_deadline()
-
-    def _schedule_refresh(self, link: Link, expires_in: float | None, now: float) -> None:
-        """Between 50 % and 90 % of ``expires_in`` from now (no refresh without one)."""
-        if expires_in is None or not 0 < expires_in < math.inf:
-            link.refresh = None
-            return
-        at = now + expires_in * (0.5 + 0.4 * self._random())
-        if link.refresh is None:
-            link.refresh = Refresh(at)
-        else:
-            link.refresh.at = at
-
-    def _refreshing(self, link: Link, request_id: int) -> bool:
-        refresh = link.refresh
-        return (
-            refresh is not None
-            and refresh.phase is RefreshPhase.FETCHING
-            and refresh.request_id == request_id
-        )
-
-    def _refresh_due(self, link: Link, refresh: Refresh, now: float) -> None:
-        if refresh.phase is RefreshPhase.SCHEDULED:
-            self._token_requests += 1
-            refresh.request_id = self._token_requests
-            refresh.fire(RefreshEvent.DUE, now)
-            self._actions.append(GetToken(self._token_requests, "refresh", 0))
-        elif refresh.phase is RefreshPhase.FETCHING:
-            ms = round(self._options.connect_timeout * 1000)
-            self._refresh_failed(link, f"the token provider did not answer within {ms} ms", now)
-        else:
-            ms = round(self._options.pong_timeout * 1000)
-            self._refresh_failed(link, f"no auth.ok within {ms} ms of a token refresh", now)
-
-    def _refresh_failed(self, link: Link, error: str, now: float) -> None:
-        """Try again after a delay from the start of the backoff ladder, then further up."""
-        refresh = cast(Refresh, link.refresh)
-        refresh.fire(RefreshEvent.FAILED, now)
-        refresh.failures += 1
-        refresh.at = now + self._delay(refresh.failures, self._options.backoff_initial)
-        self._last_error = error
-        logger.warning("token refresh failed (%s): retrying", error)
-
-    def _token_attempt_failed(self, link: Link, error: str, now: float) -> None:
-        """No token for this attempt: a failed attempt (no socket was opened)."""
-        self._link = None
-        self._last_error = error
-        logger.warning("token provider failed: %s", error)
-        self._lost(link, now, far_side=False)
 
     def _signed_out(self) -> None:
         self._transition(_Event.REJECTED)
         self._error = NOT_SIGNED_IN
-        self._auth.signed_out()
+        self._auth.memory.signed_out()
         self._retry_at = None
         self._attempt = 0
         logger.warning("the token provider says signed out: waiting for setAuth or connect")
@@ -755,12 +656,6 @@ class Session:
     def _record_close(self, code: int, reason: str) -> None:
         self._last_close_code = code
         self._last_close_reason = reason
-
-    def _send(self, text: str) -> None:
-        link = self._link
-        assert link is not None
-        link.log.wrote(len(text.encode()))
-        self._actions.append(SendText(link.id, text))
 
     def _count_attempt(self, link: Link, now: float, *, far_side: bool) -> None:
         """A failed attempt or a lost connection: RECONNECTING, with the next attempt number."""
@@ -820,48 +715,24 @@ class Session:
                 self._retry(now)
             return
         options = self._options
-        phase = link.phase
-        if phase is Phase.TOKEN or phase is Phase.OPENING:
-            if link.started_at + options.connect_timeout <= now:
-                ms = round(options.connect_timeout * 1000)
-                if phase is Phase.TOKEN:
-                    error = f"the token provider did not answer within {ms} ms"
-                    self._token_attempt_failed(link, error, now)
-                else:
-                    self._give_up(link, "connect timeout", now)
-            return
-        if phase is Phase.AUTHENTICATING:
-            if link.opened_at + options.connect_timeout <= now:
-                self._give_up(link, "auth timeout", now)
-            return
-        refresh = link.refresh
-        if (
-            refresh is not None
-            and refresh.deadline(options.connect_timeout, options.pong_timeout) <= now
-        ):
-            self._refresh_due(link, refresh, now)
-            if self._link is not link:
-                return
-        if link.protocol == 0 and link.opened_at + options.pong_timeout <= now:
+        due = link.due(now, options)
+        if due is Due.TOKEN_TIMEOUT:
+            ms = round(options.connect_timeout * 1000)
+            self._auth.error = f"the token provider did not answer within {ms} ms"
+            self._token_outcome("failed", now)
+        elif due is Due.REFRESH:
+            self._auth.refresh_due(link, options.connect_timeout, options.pong_timeout, now)
+        elif due is Due.V1:
             self._first_frame(link, False)
-        if link.phase is Phase.AWAITING_PONG:
-            if link.pong_deadline > now:
-                return
-            if not link.answered():
+        elif due is not Due.NOTHING:  # connect, auth or heartbeat timeout
+            if due is Due.DEAD:
                 logger.warning("no frame within the pong timeout: closing the dead link")
-                self._give_up(link, "heartbeat timeout", now)
-                return
-        if link.last_rx + options.ping_interval <= now:  # as Link.deadline adds it
-            self._pings_sent += 1
-            self._send(link.ping(now, options.pong_timeout, self._pings_sent))
-        elif link.ping_sent_at + RTT_SAMPLE_INTERVAL <= now:
-            self._pings_sent += 1
-            self._send(link.measure(now, self._pings_sent))  # traffic proves it alive; timing
+            self._give_up(link, due.value, now)
 
     def _give_up(self, link: Link, reason: str, now: float) -> None:
         """The core closes the current socket itself (4000) and plans the next attempt."""
         self._close_current(CLOSE_LINK_FAILED, reason)
-        self._auth.socket_ended_otherwise()
+        self._auth.memory.socket_ended_otherwise()
         self._lost(link, now, far_side=False)
 
     # -- internals: protocol and streams -------------------------------------------------------
@@ -886,7 +757,7 @@ class Session:
         link = self._link
         assert link is not None
         link.subscribed.add(project_id)
-        self._send(self._streams.subscribe_text(project_id, now))
+        link.send(self._streams.subscribe_text(project_id, now))
 
     def _subscribed(self, reply: SubscribedFrame, now: float) -> None:
         outcome = self._streams.subscribed(

@@ -26,16 +26,69 @@ heartbeat is evaluated lazily at the deadline.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from enum import Enum
 from typing import Final
 
-from .auth import Refresh
+from .actions import Action, SendText
 from .options import Options
 from .outbound import WireLog
 
 #: While traffic keeps the link alive no heartbeat ping is needed; one ping this often (seconds)
 #: still measures the round trip, so the UI's RTT stays current.
 RTT_SAMPLE_INTERVAL: Final = 30.0
+
+
+class RefreshPhase(Enum):
+    SCHEDULED = "scheduled"  # deadline: ``at``
+    FETCHING = "fetching"  # the provider is asked: deadline ``since`` + connect_timeout
+    SENT = "sent"  # the new token is out: deadline ``since`` + pong_timeout
+
+
+class RefreshEvent(Enum):
+    DUE = "refresh due"
+    TOKEN = "token received"
+    AUTH_OK = "auth.ok"
+    FAILED = "refresh failed"
+
+
+_R = RefreshPhase
+_RE = RefreshEvent
+#: phase -> {event: next phase}; anything else is a bug (``ValueError`` names both).
+_REFRESH: Final[dict[RefreshPhase, dict[RefreshEvent, RefreshPhase]]] = {
+    _R.SCHEDULED: {_RE.DUE: _R.FETCHING},
+    _R.FETCHING: {_RE.TOKEN: _R.SENT, _RE.FAILED: _R.SCHEDULED},
+    _R.SENT: {_RE.AUTH_OK: _R.SCHEDULED, _RE.FAILED: _R.SCHEDULED},
+}
+
+
+class Refresh:
+    """One open socket's token refresh (see the module docstring)."""
+
+    __slots__ = ("at", "failures", "phase", "request_id", "since")
+
+    def __init__(self, at: float) -> None:
+        self.phase = RefreshPhase.SCHEDULED
+        self.at = at  # when the next refresh starts
+        self.since = at  # when the current step began
+        self.failures = 0  # failed refreshes in a row (the backoff ladder's step)
+        self.request_id = 0  # the token request in flight
+
+    def fire(self, event: RefreshEvent, now: float) -> None:
+        target = _REFRESH[self.phase].get(event)
+        if target is None:
+            raise ValueError(
+                f"token refresh: {event.value} is not allowed while {self.phase.value}"
+            )
+        self.phase = target
+        self.since = now
+
+    def deadline(self, connect_timeout: float, answer_timeout: float) -> float:
+        if self.phase is RefreshPhase.SCHEDULED:
+            return self.at
+        if self.phase is RefreshPhase.FETCHING:
+            return self.since + connect_timeout
+        return self.since + answer_timeout
 
 
 class Phase(Enum):
@@ -69,6 +122,18 @@ _PHASES: Final[dict[Phase, dict[LinkEvent, Phase]]] = {
 USABLE: Final = frozenset({_P.OPEN, _P.AWAITING_PONG})
 
 
+class Due(Enum):
+    """What a link's deadline found (``Link.due``); the session acts on all but NOTHING."""
+
+    NOTHING = "nothing (a ping may have gone out)"
+    TOKEN_TIMEOUT = "the token provider did not answer"
+    CONNECT_TIMEOUT = "connect timeout"
+    AUTH_TIMEOUT = "auth timeout"
+    REFRESH = "token refresh step due"
+    V1 = "silence: the server speaks v1"
+    DEAD = "heartbeat timeout"
+
+
 class LinkError(RuntimeError):
     """An input that makes no sense in the link's phase (a bug in the caller)."""
 
@@ -77,6 +142,8 @@ class Link:
     """Everything about one socket (see the module docstring)."""
 
     __slots__ = (
+        "_actions",
+        "_pings",
         "id",
         "last_rx",
         "log",
@@ -96,10 +163,18 @@ class Link:
         "writable",
     )
 
-    def __init__(self, socket_id: int, now: float, *, token_request: int = 0) -> None:
+    def __init__(
+        self,
+        socket_id: int,
+        now: float,
+        actions: list[Action],
+        pings: Iterator[int],
+    ) -> None:
+        self._actions = actions  # shared with the session: what this link sends goes there
+        self._pings = pings  # ping ids, shared by every link of the session
         self.id = socket_id
-        self.phase = _P.TOKEN if token_request else _P.OPENING
-        self.token_request = token_request  # the GetToken this attempt waits for (v3)
+        self.phase = _P.TOKEN  # without a token provider it moves on at once
+        self.token_request = 0  # the GetToken this attempt waits for (v3)
         self.token: str | None = None  # held from the provider's answer until the auth frame
         self.started_at = now  # when the current pre-open step began
         self.opened_at = now  # when the link became usable
@@ -156,29 +231,66 @@ class Link:
         self.opened_at = now
         self.last_rx = now
 
-    def measure(self, now: float, count: int) -> str:
-        """A ping whose pong gives the round trip (no deadline of its own)."""
-        self.ping_id = str(count)
-        self.ping_sent_at = now
-        return json.dumps({"type": "ping", "id": self.ping_id})
+    def send(self, text: str) -> None:
+        """Write a control frame (auth, subscribe, ping...) on this socket."""
+        self.log.wrote(len(text.encode()))
+        self._actions.append(SendText(self.id, text))
 
-    def ping(self, now: float, timeout: float, count: int) -> str:
+    def measure(self, now: float) -> None:
+        """Send a ping whose pong gives the round trip (no deadline of its own): on becoming
+        usable, so the UI has an RTT even when traffic means no heartbeat ping is ever needed."""
+        self.ping_id = str(next(self._pings))
+        self.ping_sent_at = now
+        self.send(json.dumps({"type": "ping", "id": self.ping_id}))
+
+    def ping(self, now: float, timeout: float) -> None:
         """A heartbeat ping: some frame must arrive within ``timeout``."""
-        text = self.measure(now, count)
+        self.measure(now)
         self.rx_since_ping = False
         self.fire(_L.PING)
         self.pong_deadline = now + timeout
-        return text
 
-    def probe(self, now: float, timeout: float, count: int) -> str:
+    def probe(self, now: float, timeout: float) -> None:
         """Ping now and expect a frame within ``timeout`` (never later than a pending ping's)."""
         pending = self.phase is _P.AWAITING_PONG and not self.rx_since_ping
         previous = self.pong_deadline
-        text = self.ping(now, timeout, count)
+        self.ping(now, timeout)
         if pending:
             self.pong_deadline = min(previous, self.pong_deadline)
         self.probing = True
-        return text
+
+    def due(self, now: float, options: Options) -> Due:
+        """The deadline fired: say what is due; pings (heartbeat, round-trip sample) go out here.
+        Call again until it says NOTHING: each call handles one thing."""
+        phase = self.phase
+        if phase is _P.TOKEN or phase is _P.OPENING:
+            if self.started_at + options.connect_timeout > now:
+                return Due.NOTHING
+            return Due.TOKEN_TIMEOUT if phase is _P.TOKEN else Due.CONNECT_TIMEOUT
+        if phase is _P.AUTHENTICATING:
+            return (
+                Due.AUTH_TIMEOUT if self.opened_at + options.connect_timeout <= now else Due.NOTHING
+            )
+        refresh = self.refresh
+        if (
+            refresh is not None
+            and refresh.deadline(options.connect_timeout, options.pong_timeout) <= now
+        ):
+            return Due.REFRESH
+        if self.protocol == 0 and self.opened_at + options.pong_timeout <= now:
+            return Due.V1
+        if self.phase is _P.AWAITING_PONG:
+            if self.pong_deadline > now:
+                return Due.NOTHING
+            if not self.rx_since_ping:
+                return Due.DEAD
+            self.fire(_L.ANSWERED)
+            self.probing = False
+        if self.last_rx + options.ping_interval <= now:  # as ``deadline`` adds it
+            self.ping(now, options.pong_timeout)
+        elif self.ping_sent_at + RTT_SAMPLE_INTERVAL <= now:
+            self.measure(now)  # traffic proves the link alive; this only times it
+        return Due.NOTHING
 
     def pong(self, ping_id: str | None, now: float) -> float | None:
         """A pong: the round trip if it answers the ping being timed."""
@@ -186,14 +298,6 @@ class Link:
             return None
         self.ping_id = None
         return now - self.ping_sent_at
-
-    def answered(self) -> bool:
-        """At the pong deadline: True if a frame came since the ping (back to OPEN)."""
-        if not self.rx_since_ping:
-            return False
-        self.fire(_L.ANSWERED)
-        self.probing = False
-        return True
 
     @property
     def suspected(self) -> bool:

@@ -36,20 +36,16 @@ import logging
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any, Final, Literal, TypeAlias, overload
+from typing import Any, Final, TypeAlias
 
 from wsclient.core import State
 from wsclient.messages import (
     MAX_FRAME_CHARS,
+    AddListener,
     Drop,
-    FileEvent,
     FileInfo,
-    Heartbeat,
     Message,
-    Pong,
-    ProcessEvent,
-    ProjectEvent,
-    ProjectSnapshot,
+    ProcessInfo,
     decode_joined,
     from_value,
     parse,
@@ -105,17 +101,6 @@ class ConnectionState(Record):
 
 
 @record
-class ProcessInfo(Record):
-    """The latest known state of one server-side process."""
-
-    project_id: str
-    process_id: str
-    status: Literal["running", "completed"]
-    progress: float | None = None
-    message: str | None = None
-
-
-@record
 class DropStats(Record):
     """How many frames of one drop kind were dropped, and why the last one was."""
 
@@ -125,10 +110,100 @@ class DropStats(Record):
 
 Listener: TypeAlias = Callable[[Any], object]
 
-# Bits of EventRouter._dirty: domain stores changed by handle() and not yet published.
+# Bits of _DomainState.dirty: domain stores changed by handle() and not yet published.
 _PROJECTS: Final = 1
 _FILES: Final = 2
 _PROCESSES: Final = 4
+
+
+class _DomainState:
+    """The dicts behind ``projects``, ``files`` and ``processes``, changed in place by each
+    message's ``apply`` (this is the `messages.Domain` they see); ``dirty`` says which stores
+    ``publish`` must set."""
+
+    __slots__ = (
+        "completed",
+        "dirty",
+        "files",
+        "files_views",
+        "keep_completed",
+        "processes",
+        "processes_views",
+        "projects",
+    )
+
+    def __init__(self, keep_completed: int) -> None:
+        self.keep_completed = keep_completed
+        self.dirty = 0
+        self.projects: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, dict[str, FileInfo]] = {}
+        self.files_views: dict[str, Mapping[str, FileInfo]] = {}
+        self.processes: dict[str, dict[str, ProcessInfo]] = {}
+        self.processes_views: dict[str, Mapping[str, ProcessInfo]] = {}
+        # Completed processes, oldest completion first: beyond keep_completed the oldest go.
+        self.completed: OrderedDict[tuple[str, str], None] = OrderedDict()
+
+    def set_project(self, project_id: str, data: dict[str, Any]) -> None:
+        self.projects[project_id] = data
+        self.dirty |= _PROJECTS
+
+    def forget_project(self, project_id: str) -> None:
+        """Remove the project and its files and processes from the stores."""
+        if self.projects.pop(project_id, None) is not None:
+            self.dirty |= _PROJECTS
+        if self.files.pop(project_id, None) is not None:
+            del self.files_views[project_id]
+            self.dirty |= _FILES
+        processes = self.processes.pop(project_id, None)
+        if processes is not None:
+            del self.processes_views[project_id]
+            for process_id in processes:
+                self.completed.pop((project_id, process_id), None)
+            self.dirty |= _PROCESSES
+
+    def put_file(self, project_id: str, file: FileInfo) -> None:
+        files = self.files.get(project_id)
+        if files is None:
+            files = self.files[project_id] = {}
+            self.files_views[project_id] = MappingProxyType(files)
+        files[file.path] = file
+        self.dirty |= _FILES
+
+    def remove_file(self, project_id: str, path: str) -> None:
+        files = self.files.get(project_id)
+        if files is None or files.pop(path, None) is None:
+            return
+        if not files:
+            del self.files[project_id]
+            del self.files_views[project_id]
+        self.dirty |= _FILES
+
+    def process(self, project_id: str, process_id: str) -> ProcessInfo | None:
+        processes = self.processes.get(project_id)
+        return None if processes is None else processes.get(process_id)
+
+    def put_process(self, info: ProcessInfo) -> None:
+        """Store ``info``; beyond ``keep_completed`` completed processes the oldest go."""
+        project_id = info.project_id
+        processes = self.processes.get(project_id)
+        if processes is None:
+            processes = self.processes[project_id] = {}
+            self.processes_views[project_id] = MappingProxyType(processes)
+        processes[info.process_id] = info
+        key = (project_id, info.process_id)
+        if info.status == "completed":
+            self.completed[key] = None
+            self.completed.move_to_end(key)
+            while len(self.completed) > self.keep_completed:
+                (old_project, old_process), _ = self.completed.popitem(last=False)
+                held = self.processes[old_project]
+                del held[old_process]
+                if not held:
+                    del self.processes[old_project]
+                    del self.processes_views[old_project]
+        else:
+            self.completed.pop(key, None)
+        self.dirty |= _PROCESSES
 
 
 class _Registration:
@@ -157,26 +232,19 @@ class EventRouter:
         if max_messages < 1:
             raise ValueError(f"max_messages must be at least 1, got {max_messages}")
         self._max_frame_chars = max_frame_chars
-        self._keep_completed = keep_completed
-        # Completed processes, oldest completion first: beyond keep_completed the oldest go.
-        self._completed: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._listeners: dict[str, tuple[_Registration, ...]] = {}
         self._log: deque[Message] = deque(maxlen=max_messages)
 
         self._messages: Writable[tuple[Message, ...]] = writable(())
-        self._projects: dict[str, dict[str, Any]] = {}
+        self._domain = domain = _DomainState(keep_completed)
         self._projects_store: Writable[Mapping[str, dict[str, Any]]] = writable(
-            MappingProxyType(self._projects)
+            MappingProxyType(domain.projects)
         )
-        self._files: dict[str, dict[str, FileInfo]] = {}
-        self._files_views: dict[str, Mapping[str, FileInfo]] = {}
         self._files_store: Writable[Mapping[str, Mapping[str, FileInfo]]] = writable(
-            MappingProxyType(self._files_views)
+            MappingProxyType(domain.files_views)
         )
-        self._processes: dict[str, dict[str, ProcessInfo]] = {}
-        self._processes_views: dict[str, Mapping[str, ProcessInfo]] = {}
         self._processes_store: Writable[Mapping[str, Mapping[str, ProcessInfo]]] = writable(
-            MappingProxyType(self._processes_views)
+            MappingProxyType(domain.processes_views)
         )
         self._dropped: dict[str, DropStats] = {}
         self._dropped_store: Writable[Mapping[str, DropStats]] = writable(
@@ -184,7 +252,6 @@ class EventRouter:
         )
         # What handle() changed and publish() has not set yet.
         self._new_messages = False
-        self._dirty = 0
 
         #: Session state, set by the connection adapter.
         self.state: Writable[ConnectionState] = writable(ConnectionState())
@@ -206,53 +273,18 @@ class EventRouter:
         #: one count: ``stores.callback_errors``).
         self.errors: Readable[CallbackErrors] = callback_errors
 
-        self._apply: dict[str, Callable[[Any], None]] = {
-            "project.created": self._apply_project,
-            "project.updated": self._apply_project,
-            "project.deleted": self._apply_project,
-            "file.uploaded": self._apply_file,
-            "file.deleted": self._apply_file,
-            "process.started": self._apply_process,
-            "process.progress": self._apply_process,
-            "process.completed": self._apply_process,
-            "project.snapshot": self._apply_snapshot,
-        }
+        #: ``on(type_, callback)``: call ``callback(message)`` for each message of ``type_``
+        #: (typed by `messages.AddListener`); see `add_listener`.
+        self.on: AddListener = self.add_listener
 
     # --- listeners ---------------------------------------------------------------------------
 
-    @overload
-    def on(
-        self,
-        type_: Literal["project.created", "project.updated", "project.deleted"],
-        callback: Callable[[ProjectEvent], object],
-    ) -> Callable[[], None]: ...
-    @overload
-    def on(
-        self,
-        type_: Literal["file.uploaded", "file.deleted"],
-        callback: Callable[[FileEvent], object],
-    ) -> Callable[[], None]: ...
-    @overload
-    def on(
-        self,
-        type_: Literal["process.started", "process.progress", "process.completed"],
-        callback: Callable[[ProcessEvent], object],
-    ) -> Callable[[], None]: ...
-    @overload
-    def on(
-        self, type_: Literal["system.heartbeat"], callback: Callable[[Heartbeat], object]
-    ) -> Callable[[], None]: ...
-    @overload
-    def on(
-        self, type_: Literal["pong"], callback: Callable[[Pong], object]
-    ) -> Callable[[], None]: ...
-    @overload
-    def on(self, type_: str, callback: Callable[[Message], object]) -> Callable[[], None]: ...
-    def on(self, type_: str, callback: Listener) -> Callable[[], None]:
+    def add_listener(self, type_: str, callback: Listener) -> Callable[[], None]:
         """Call ``callback(message)`` for each message of ``type_`` (``"*"``: every message).
 
         Returns the function that removes this listener (calling it again does nothing).
         Listeners of a type run in the order they were added, before the ``"*"`` listeners.
+        ``on`` is this function, typed per message type.
         """
         if not isinstance(type_, str):
             raise TypeError(f"on() needs a message type string, got {type_!r}")
@@ -321,9 +353,7 @@ class EventRouter:
         type_ = message.type
         self._log.append(message)
         self._new_messages = True
-        apply = self._apply.get(type_)
-        if apply is not None:
-            apply(message)
+        message.apply(self._domain)  # its reducer (messages.message): most types change nothing
         listeners = self._listeners
         registrations = listeners.get(type_)
         if registrations is not None:
@@ -347,19 +377,20 @@ class EventRouter:
         if self._new_messages:
             self._new_messages = False
             self._messages.set(tuple(self._log))
-        dirty = self._dirty
+        domain = self._domain
+        dirty = domain.dirty
         if dirty:
-            self._dirty = 0
+            domain.dirty = 0
             if dirty & _PROJECTS:
-                self._projects_store.set(MappingProxyType(self._projects))
+                self._projects_store.set(MappingProxyType(domain.projects))
             if dirty & _FILES:
-                self._files_store.set(MappingProxyType(self._files_views))
+                self._files_store.set(MappingProxyType(domain.files_views))
             if dirty & _PROCESSES:
-                self._processes_store.set(MappingProxyType(self._processes_views))
+                self._processes_store.set(MappingProxyType(domain.processes_views))
 
     def forget(self, project_id: str) -> None:
         """Drop everything held for a project (its last local subscriber left)."""
-        self._forget_project(project_id)
+        self._domain.forget_project(project_id)
 
     def drop_binary(self, size: int) -> None:
         """Count a binary frame of ``size`` bytes: this client only reads JSON text frames."""
@@ -378,106 +409,6 @@ class EventRouter:
                 "raise the max_frame_size option to accept it",
             )
         )
-
-    # --- domain stores -----------------------------------------------------------------------
-
-    def _apply_project(self, event: ProjectEvent) -> None:
-        project_id = event.project_id
-        if event.type == "project.deleted":
-            self._forget_project(project_id)
-            return
-        self._projects[project_id] = event.data
-        self._dirty |= _PROJECTS
-
-    def _forget_project(self, project_id: str) -> None:
-        """Remove the project and its files and processes from the stores."""
-        if self._projects.pop(project_id, None) is not None:
-            self._dirty |= _PROJECTS
-        if self._files.pop(project_id, None) is not None:
-            del self._files_views[project_id]
-            self._dirty |= _FILES
-        processes = self._processes.pop(project_id, None)
-        if processes is not None:
-            del self._processes_views[project_id]
-            for process_id in processes:
-                self._completed.pop((project_id, process_id), None)
-            self._dirty |= _PROCESSES
-
-    def _apply_snapshot(self, snapshot: ProjectSnapshot) -> None:
-        """Replace everything held for the project with the server's snapshot."""
-        project_id = snapshot.project_id
-        self._forget_project(project_id)
-        if snapshot.data is not None:
-            self._projects[project_id] = snapshot.data
-        if snapshot.files:
-            files = self._files[project_id] = {f.path: f for f in snapshot.files}
-            self._files_views[project_id] = MappingProxyType(files)
-        for state in snapshot.processes:
-            self._put_process(
-                ProcessInfo(
-                    project_id, state.process_id, state.status, state.progress, state.message
-                )
-            )
-        self._dirty |= _PROJECTS | _FILES | _PROCESSES
-
-    def _apply_file(self, event: FileEvent) -> None:
-        project_id = event.project_id
-        files = self._files.get(project_id)
-        if event.type == "file.deleted":
-            if files is None or files.pop(event.file.path, None) is None:
-                return
-            if not files:
-                del self._files[project_id]
-                del self._files_views[project_id]
-        else:
-            if files is None:
-                files = self._files[project_id] = {}
-                self._files_views[project_id] = MappingProxyType(files)
-            files[event.file.path] = event.file
-        self._dirty |= _FILES
-
-    def _apply_process(self, event: ProcessEvent) -> None:
-        processes = self._processes.get(event.project_id)
-        previous = processes.get(event.process_id) if processes is not None else None
-        if previous is None or event.type == "process.started":
-            progress, message = event.progress, event.message
-        elif previous.status == "completed" and event.type == "process.progress":
-            return  # a late progress report must not reopen a finished process
-        else:
-            progress = previous.progress if event.progress is None else event.progress
-            message = previous.message if event.message is None else event.message
-        if event.type == "process.completed":
-            status: Literal["running", "completed"] = "completed"
-            if event.progress is None:
-                progress = 1.0
-        else:
-            status = "running"
-        self._put_process(
-            ProcessInfo(event.project_id, event.process_id, status, progress, message)
-        )
-        self._dirty |= _PROCESSES
-
-    def _put_process(self, info: ProcessInfo) -> None:
-        """Store ``info``; beyond ``keep_completed`` completed processes the oldest go."""
-        project_id = info.project_id
-        processes = self._processes.get(project_id)
-        if processes is None:
-            processes = self._processes[project_id] = {}
-            self._processes_views[project_id] = MappingProxyType(processes)
-        processes[info.process_id] = info
-        key = (project_id, info.process_id)
-        if info.status == "completed":
-            self._completed[key] = None
-            self._completed.move_to_end(key)
-            while len(self._completed) > self._keep_completed:
-                (old_project, old_process), _ = self._completed.popitem(last=False)
-                held = self._processes[old_project]
-                del held[old_process]
-                if not held:
-                    del self._processes[old_project]
-                    del self._processes_views[old_project]
-        else:
-            self._completed.pop(key, None)
 
     # --- drops and errors --------------------------------------------------------------------
 

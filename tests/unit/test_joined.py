@@ -119,3 +119,13 @@ def test_valid_frames_take_the_fast_path(frames: list[str]) -> None:
     values = decode_joined("\x1e".join(frames))
     assert values is not None
     assert [parse(json.dumps(v)) for v in values] == [parse(f) for f in frames]
+
+
+def test_a_frame_with_an_integer_over_the_digit_limit_is_read_in_a_batch() -> None:
+    """A 5,000-digit integer (a float, as JSON.parse reads it) costs the batch its one pass,
+    not its frames: every frame of the batch is read."""
+    frames = [progress(1), '{"type": "x", "big": ' + "9" * 5000 + "}", progress(2)]
+    messages, drops = joined(frames)
+    assert (messages, drops) == per_frame(frames)
+    assert drops == {}
+    assert messages[1].fields["big"] == float("inf")

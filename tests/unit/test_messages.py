@@ -2,30 +2,61 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import inspect
 import json
 import math
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, ClassVar, Literal, get_args
 
 import pytest
+from fakes import feed
 
+from wsclient import messages
+from wsclient.envelope import Role
 from wsclient.messages import (
+    KNOWN_TYPES,
     MAX_DEPTH,
+    MESSAGE_TYPES,
+    Ack,
+    AddListener,
+    Domain,
     Drop,
     FileEvent,
     FileInfo,
     GenericMessage,
     Heartbeat,
+    Hello,
     Message,
+    MessageRecord,
     Pong,
     ProcessEvent,
+    ProcessState,
     ProjectEvent,
+    ProjectSnapshot,
+    Subscribed,
+    message,
     parse,
     serialize,
     to_wire,
 )
+from wsclient.router import EventRouter
+from wsclient.stores import get
 
 TS = "2024-05-01T12:00:00Z"
+#: Every class declared with @message in wsclient.messages.
+DECLARED = [
+    ProjectEvent,
+    FileEvent,
+    ProcessEvent,
+    Heartbeat,
+    Pong,
+    Hello,
+    Subscribed,
+    ProjectSnapshot,
+    Ack,
+]
 PROC = {"type": "process.progress", "project_id": "p", "process_id": "x"}
 FILE = {"name": "a.png", "path": "/img/a.png", "size": 12, "asset_type": "image"}
 
@@ -137,7 +168,6 @@ def test_messages_are_frozen() -> None:
         ('{"type": "x", "v": NaN}', "not_json"),
         ('{"type": "x", "v": Infinity}', "not_json"),
         ('{"type": "x", "v": -Infinity}', "not_json"),
-        ('{"type": "x", "v": ' + "9" * 5000 + "}", "not_json"),
         ("[" * 100_000 + "]" * 100_000, "not_json"),
         ("[]", "not_object"),
         ('"pong"', "not_object"),
@@ -199,6 +229,43 @@ def test_huge_float_progress_is_dropped() -> None:
     assert drop_of(text).kind == "bad_field"
 
 
+# --- numbers as JSON.parse reads them ------------------------------------------------------
+
+LONG = "9" * 5000  # past Python's int-digit limit (sys.get_int_max_str_digits(): 4,300)
+
+
+@pytest.mark.parametrize(
+    ("numeral", "value"),
+    [(LONG, math.inf), ("-" + LONG, -math.inf), ("1" + "0" * 4300, math.inf)],
+)
+def test_an_integer_over_the_digit_limit_reads_as_javascript_reads_it(
+    numeral: str, value: float
+) -> None:
+    """A 5,000-digit integer is a float (inf here), as JSON.parse reads it: the frame is kept."""
+    message = parse('{"type": "x", "big": ' + numeral + ', "small": [7, 2.5]}')
+    assert message == GenericMessage("x", None, {"type": "x", "big": value, "small": [7, 2.5]})
+    assert isinstance(message, GenericMessage)
+    assert type(message.fields["small"][0]) is int
+
+
+def test_a_long_integer_inside_a_known_type_is_read_too() -> None:
+    """Project data may hold one; the event still lands, with the number as a float."""
+    text = '{"type":"project.updated","project_id":"p","data":{"n":' + LONG + ',"m":3}}'
+    assert parse(text) == ProjectEvent("project.updated", None, "p", {"n": math.inf, "m": 3})
+
+
+def test_a_long_integer_where_an_integer_is_required_is_a_bad_field() -> None:
+    """An offset of 5,000 digits is a float once read, so not an integer: a bad_field drop."""
+    text = '{"type":"project.updated","project_id":"p","offset":' + LONG + "}"
+    drop = drop_of(text)
+    assert drop.kind == "bad_field" and "offset" in drop.reason
+
+
+def test_a_long_integer_does_not_excuse_invalid_json() -> None:
+    """A frame that is broken JSON is still a not_json drop."""
+    assert drop_of('{"type": "x", "v": ' + LONG + ",}").kind == "not_json"
+
+
 def test_drop_reason_says_what_was_missing() -> None:
     """A missing field is reported as missing, not as null."""
     reason = drop_of('{"type": "process.started", "project_id": "p"}').reason
@@ -243,6 +310,20 @@ def test_lone_surrogates_in_strings_parse() -> None:
         Heartbeat(timestamp=TS),
         Pong(id="3"),
         GenericMessage("chat", TS, {"type": "chat", "timestamp": TS, "text": "hi"}),
+        Hello("hello", TS, 2),
+        Subscribed("subscribed", TS, "p1", "e1", 4, True),
+        ProjectSnapshot(
+            "project.snapshot",
+            TS,
+            "p1",
+            9,
+            None,
+            (FileInfo("a", "/a", 1, "image"),),
+            (ProcessState("x", "completed", 1.0, "done"), ProcessState("y", "running")),
+        ),
+        Ack("ack", TS, "r1", True, {"n": 1}),
+        Ack("ack", None, "r2", False, error="refused"),
+        ProcessEvent("process.progress", TS, "p1", "x", 0.5, None, 12),
     ],
 )
 def test_messages_round_trip_through_serialize_and_parse(message: Message) -> None:
@@ -354,3 +435,138 @@ def test_nesting_up_to_the_limit_and_brackets_in_strings_are_fine() -> None:
     message = parse(json.dumps({"type": "deep", "v": json.loads(nested), "s": "[{" * 5000}))
     assert isinstance(message, GenericMessage)
     assert message.fields["s"] == "[{" * 5000
+
+
+# --- one declaration per message type ------------------------------------------------------
+
+
+def test_every_declared_type_round_trips_and_every_type_string_is_known() -> None:
+    """Each type string parses into its declared class, and nothing else is known."""
+    declared = {t: cls for cls in DECLARED for t in cls.types}
+    assert set(KNOWN_TYPES) == set(declared) == set(MESSAGE_TYPES)
+    for type_, cls in declared.items():
+        assert MESSAGE_TYPES[type_] is cls
+
+
+def test_the_message_union_holds_exactly_the_declared_types() -> None:
+    """``Message`` (written out for mypy) lists every declared class, plus GenericMessage."""
+    assert set(get_args(Message)) == set(DECLARED) | {GenericMessage}
+
+
+def on_overloads() -> list[tuple[Any, type]]:
+    """(``type_`` annotation, the callback's message class) of each ``AddListener`` overload
+    (read from the source: the stubs of an overloaded Protocol method are not kept)."""
+    namespace = vars(messages)
+    tree = ast.parse(inspect.getsource(AddListener))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name == "__call__":
+            hints = {a.arg: a.annotation for a in node.args.args if a.annotation is not None}
+            callback = eval(ast.unparse(hints["callback"]), namespace)
+            (listened,), _ = get_args(callback)
+            found.append((eval(ast.unparse(hints["type_"]), namespace), listened))
+    return found
+
+
+def test_the_on_overloads_cover_exactly_the_declared_types() -> None:
+    """Each type string has one overload of ``on`` typed with its class; any other string (and
+    "*") gets a Message listener (``AddListener``, written out for mypy)."""
+    typed: dict[str, type] = {}
+    catch_all = []
+    for type_hint, listened in on_overloads():
+        if type_hint is str:
+            catch_all.append(listened)
+            continue
+        for type_ in get_args(type_hint):
+            assert type_ not in typed, f"{type_!r} has two overloads"
+            typed[type_] = listened
+    assert typed == dict(MESSAGE_TYPES)
+    assert catch_all == [Message]
+
+
+@pytest.fixture
+def undeclare() -> Iterator[list[str]]:
+    """Type strings a test declares, forgotten again after it (declarations are global)."""
+    added: list[str] = []
+    yield added
+    for type_ in added:
+        del messages._BY_TYPE[type_]
+        del messages._READERS[type_]
+
+
+def test_one_declaration_is_all_a_new_message_type_needs(undeclare: list[str]) -> None:
+    """A class declared with @message is parsed, validated, sent and applied to the stores."""
+
+    @message
+    class Renamed(MessageRecord):
+        """``project.renamed``: a project's new name."""
+
+        role: ClassVar[Role] = "event"
+        type: Literal["project.renamed"]
+        timestamp: str | None
+        project_id: str
+        name: str
+        offset: int | None = None
+
+        @staticmethod
+        def read(obj: dict[str, Any], type_: str, timestamp: str | None) -> Renamed | Drop:
+            project_id, name = obj.get("project_id"), obj.get("name")
+            if type(project_id) is not str or type(name) is not str:
+                return Drop("bad_field", f"{type_}: project_id and name must be strings")
+            return Renamed("project.renamed", timestamp, project_id, name, obj.get("offset"))
+
+        def apply(self, domain: Domain) -> None:
+            domain.set_project(self.project_id, {"name": self.name})
+
+    undeclare.append("project.renamed")
+    assert "project.renamed" in KNOWN_TYPES
+    text = '{"type":"project.renamed","project_id":"p","name":"Beta","offset":3}'
+    assert parse(text) == Renamed("project.renamed", None, "p", "Beta", 3)
+    assert drop_of('{"type":"project.renamed","project_id":"p"}').kind == "bad_field"
+    built = Renamed("project.renamed", TS, "p", "Beta")
+    assert json.loads(serialize(built)) == {
+        "type": "project.renamed",
+        "timestamp": TS,
+        "project_id": "p",
+        "name": "Beta",
+    }
+    router = EventRouter()
+    heard: list[Renamed] = []
+    router.on("project.renamed", heard.append)
+    assert feed(router, text) == heard[0]
+    assert get(router.projects) == {"p": {"name": "Beta"}}
+
+
+def test_a_type_string_is_declared_once() -> None:
+    """Declaring a second class for "pong" is refused, naming the class that has it."""
+    with pytest.raises(TypeError, match="'pong' is already Pong's"):
+
+        @message
+        class Pong2(MessageRecord):
+            type: Literal["pong"]
+            timestamp: str | None
+
+            @staticmethod
+            def read(obj: dict[str, Any], type_: str, timestamp: str | None) -> Pong2 | Drop:
+                return Pong2("pong", timestamp)
+
+    assert MESSAGE_TYPES["pong"] is Pong
+
+
+def test_a_declaration_needs_a_literal_type_and_a_reader() -> None:
+    """@message says what is missing instead of declaring half a type."""
+    with pytest.raises(TypeError, match="Literal"):
+
+        @message
+        class NoLiteral(MessageRecord):
+            type: str
+            timestamp: str | None
+
+    with pytest.raises(TypeError, match="read"):
+
+        @message
+        class NoReader(MessageRecord):
+            type: Literal["no.reader"]
+            timestamp: str | None
+
+    assert "no.reader" not in KNOWN_TYPES

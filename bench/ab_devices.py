@@ -136,7 +136,7 @@ def value_types(src: pathlib.Path) -> list[tuple[str, list[tuple[str, str, str |
             if not isinstance(node, ast.ClassDef):
                 continue
             names = [ast.unparse(d) for d in node.decorator_list]
-            if not any(n == "record" or n.startswith(("dataclass", "_message")) for n in names):
+            if not any(n in ("record", "message") or n.startswith("dataclass") for n in names):
                 continue
             fields = []
             for item in node.body:

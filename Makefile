@@ -65,14 +65,20 @@ node_modules/.installed: package.json package-lock.json
 
 lint: setup
 	node --check static/wsclient.js
+	node --check static/transport.js
+	node --check static/api.js
 	node --check tools/compile_svelte.mjs
 	node --check tools/make_snapshot.mjs
 	node --check static/pyodide_snapshot.mjs
 	$(PY) -m ruff check src tests server bench
 	$(PY) -m ruff format --check src tests server bench
 
+## typecheck: mypy on the Python; tsc (static/wsclient.d.ts and tests/ts/consumer.ts) and
+## svelte-check (the components' <script lang="ts">) with strict TypeScript (tsconfig.json)
 typecheck: setup
 	$(PY) -m mypy --strict src
+	node_modules/.bin/tsc -p tsconfig.json
+	node_modules/.bin/svelte-check --tsconfig ./tsconfig.json --fail-on-warnings --output machine
 
 unit: setup
 	node --test tests/js

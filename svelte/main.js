@@ -1,20 +1,13 @@
-// svelte.html's Svelte side: once the Python client has published window.wsclient, mount the
-// compiled components (build/svelte/, made by tools/compile_svelte.mjs) with Svelte's mount().
+// svelte.html's Svelte side: mount the compiled components (build/svelte/, made by
+// tools/compile_svelte.mjs) with Svelte's mount() on load, without waiting for Python: until the
+// client is ready, $stores/websocket's stores say `connecting` and its client keeps the calls
+// made (the components' subscribes) for when it is.
 // ?project=alpha,beta names the projects followed, one ProjectEvents each, read by the Python
 // client's rule (svelte/lib/query.js); without the parameter, "alpha" (`?project=` names none).
 import { mount, unmount } from "svelte";
+import ConnectionStatus from "../build/svelte/ConnectionStatus.js";
+import ProjectEvents from "../build/svelte/ProjectEvents.js";
 import { projectsFromQuery } from "./lib/query.js";
-
-await new Promise((resolve) => {
-  if (window.wsclient !== undefined) resolve();
-  else window.addEventListener("wsclient:ready", resolve, { once: true });
-});
-
-// Imported only now: $stores/websocket reads window.wsclient when it loads.
-const [{ default: ConnectionStatus }, { default: ProjectEvents }] = await Promise.all([
-  import("../build/svelte/ConnectionStatus.js"),
-  import("../build/svelte/ProjectEvents.js"),
-]);
 
 const projectIds = Object.freeze(projectsFromQuery(location.search) ?? ["alpha"]);
 let mounted = [];

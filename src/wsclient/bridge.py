@@ -1,6 +1,11 @@
 """The page bridge: ``window.wsclient`` (the page API of docs/protocol.md) over the Client's
-public API. The API itself is JavaScript (``createClient`` in static/wsclient.js); this module
+public API. The API itself is JavaScript (``createClient`` in static/api.js); this module
 builds the small bridge it calls, which speaks JSON text and plain strings only.
+
+Each rule the page API applies has its home here, on the Python side, and crosses as data: the
+limits (``limits()``), the store names (``storeNames()``), the nesting check (Python measures
+server frames with the same ``too_deep``) and the words for a message over the byte bound
+(``tooLarge(size)``).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import js  # type: ignore[import-not-found]
 from pyodide.ffi import JsProxy, jsnull  # type: ignore[import-not-found]
 
 from .core import Health
-from .messages import to_wire
+from .messages import MAX_DEPTH, to_wire, too_deep
 from .port import Proxies, js_module, live_proxy_count, once
 from .records import Record
 from .stores import Readable, callback_errors, get, report_callback_error, subscriber_count
@@ -64,6 +69,26 @@ def _finite(value: object) -> object:
     return value
 
 
+#: The longest delay ``setTimeout`` keeps (a longer one fires at once): the longest request
+#: timeout the page API takes.
+MAX_TIMER_MS: int = 2**31 - 1
+
+
+def _flat(text: str) -> str:
+    """``text`` if it nests no deeper than ``MAX_DEPTH``; else a TypeError (JS throws it as one)."""
+    if len(text) > MAX_DEPTH and too_deep(text):
+        raise TypeError(f"expected arrays and objects nested at most {MAX_DEPTH} levels deep")
+    return text
+
+
+def too_large(size: int, limit: int) -> str:
+    """What a message of ``size`` UTF-8 bytes over ``max_queue_bytes`` (``limit``) is told."""
+    return (
+        f"a message of {size} bytes is larger than max_queue_bytes ({limit}): "
+        "send it in parts, or raise max_queue_bytes"
+    )
+
+
 #: A numeral that JS's JSON.parse reads as Infinity (anything above ~1.8e308 does).
 _JS_INFINITY: int = 10**400
 
@@ -92,12 +117,12 @@ def _nested_records(value: Mapping[str, Mapping[str, Record]]) -> dict[str, dict
 
 def expose_client(client: Client, mount_status: Callable[[Any], Callable[[], None]]) -> None:
     """Publish ``window.wsclient`` (the page API of docs/protocol.md), then dispatch
-    ``wsclient:ready``. The API itself is JavaScript (``createClient`` in static/wsclient.js);
+    ``wsclient:ready``. The API itself is JavaScript (``createClient`` in static/api.js);
     this builds the bridge it calls, which speaks JSON text and plain strings only: values reach
     JS as ``json_for_js`` text that JS turns into values with ``JSON.parse``, and messages come
     from JS as ``JSON.stringify`` text that is sent as it is.
 
-    JS callbacks arrive wrapped so that they never throw (``guarded`` in static/wsclient.js
+    JS callbacks arrive wrapped so that they never throw (``guarded`` in static/api.js
     reports what they threw through ``countError``). ``mount_status(element)`` mounts the status
     component and returns its unmount function.
     """
@@ -162,9 +187,20 @@ def expose_client(client: Client, mount_status: Callable[[Any], Callable[[], Non
 
         return int(pyodide_js._module.HEAPU8.buffer.byteLength)
 
+    from .app import DEFAULT_REQUEST_TIMEOUT  # app imports this module when it starts the page
+
+    limits = {
+        "maxDepth": MAX_DEPTH,
+        "maxQueueBytes": client.options.max_queue_bytes,
+        "maxTimeoutMs": MAX_TIMER_MS,
+        "defaultTimeoutMs": round(DEFAULT_REQUEST_TIMEOUT * 1000),
+    }
     bridge: dict[str, Callable[..., Any]] = {
-        "send": client.send_text,
-        "request": client.request_text,
+        "limits": lambda: json.dumps(limits),
+        "storeNames": lambda: json.dumps(list(stores)),
+        "tooLarge": lambda size: too_large(int(size), client.options.max_queue_bytes),
+        "send": lambda text: client.send_text(_flat(text)),
+        "request": lambda text, timeout: client.request_text(_flat(text), timeout),
         "watch": watch,
         "pending": lambda: json_for_js(client.pending()),
         "subscribe_project": client.subscribe,
@@ -178,7 +214,6 @@ def expose_client(client: Client, mount_status: Callable[[Any], Callable[[], Non
         "callbackErrors": callback_errors_now,
         "liveProxies": live_proxy_count,
         "wasmBytes": wasm_bytes,
-        "maxQueueBytes": lambda: client.options.max_queue_bytes,
         "subscriberCount": lambda name: subscriber_count(stores[name][0]),
     }
     py = js.Object.new()

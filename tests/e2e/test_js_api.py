@@ -126,12 +126,12 @@ def test_two_hundred_reconnects_leave_no_proxies(app: Any, server: ServerThread)
     """200 forced reconnect cycles: the count of live FFI proxies returns to where it started."""
     page: Page = app(backoff_initial=10, backoff_max=20, backoff_after_drop=10, min_uptime=1)
     _wait_connected(page)
-    before = page.evaluate("() => window.wsclient.liveProxies()")
+    before = page.evaluate("() => window.wsclient.debug.liveProxies()")
     for cycle in range(1, 201):
         server.drop()
         server.wait_for_connections(cycle + 1, timeout=10)
     _wait_connected(page)
-    after = page.evaluate("() => window.wsclient.liveProxies()")
+    after = page.evaluate("() => window.wsclient.debug.liveProxies()")
     assert after == before, f"{after - before} proxies leaked over 200 reconnects"
     assert len(server.snapshot().connections) == 201
 
@@ -165,7 +165,7 @@ def test_mount_and_unmount_the_status_widget_from_js(app: Any, server: ServerThr
     """mountStatus(el) renders the component; its unmount removes it and frees its resources."""
     page: Page = app()
     _wait_connected(page)
-    before = page.evaluate("() => window.wsclient.liveProxies()")
+    before = page.evaluate("() => window.wsclient.debug.liveProxies()")
     page.evaluate(
         """() => {
         const el = document.createElement('div'); el.id = 'late';
@@ -176,10 +176,10 @@ def test_mount_and_unmount_the_status_widget_from_js(app: Any, server: ServerThr
     late = page.locator("#late .connection-status")
     expect(late).to_have_attribute("data-status", "connected")
     expect(late).to_have_attribute("role", "status")
-    assert page.evaluate("() => window.wsclient.liveProxies()") > before
+    assert page.evaluate("() => window.wsclient.debug.liveProxies()") > before
     page.evaluate("() => window.unmountLate()")
     expect(late).to_have_count(0)
-    assert page.evaluate("() => window.wsclient.liveProxies()") == before
+    assert page.evaluate("() => window.wsclient.debug.liveProxies()") == before
     page.evaluate("() => window.wsclient.disconnect()")  # a state change after unmount
     expect(page.locator(STATUS)).to_have_attribute("data-status", "disconnected")
     expect(page.locator("#late *")).to_have_count(0)

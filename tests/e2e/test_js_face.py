@@ -375,9 +375,9 @@ def test_bad_arguments_throw_one_line_type_errors(
     """Each misuse throws at once: a TypeError for a bad argument (an Error for other misuse),
     one line that names the method, says what was passed and what to pass, with no Python in it;
     nothing reaches the server, and the client still works afterwards (a 10,000-deep value would
-    overflow Pyodide's JSON decoder and kill the interpreter: it is refused in JS)."""
+    overflow Pyodide's JSON decoder and kill the interpreter: Python refuses it unread)."""
     page = _boot(app, server)
-    proxies = page.evaluate("() => window.wsclient.liveProxies()")
+    proxies = page.evaluate("() => window.wsclient.debug.liveProxies()")
     results = page.evaluate(
         """(calls) => {
         const ws = window.wsclient;
@@ -405,7 +405,7 @@ def test_bad_arguments_throw_one_line_type_errors(
         True,
         'wsclient.wait(id): no request "nope" is pending; pending() lists the ones this page has',
     ]
-    assert page.evaluate("() => window.wsclient.liveProxies()") == proxies
+    assert page.evaluate("() => window.wsclient.debug.liveProxies()") == proxies
     # The interpreter is alive and nothing of the above was sent.
     page.evaluate("() => window.wsclient.send({type: 'after', ok: true})")
     frames = _wait_frames(server, 1)
@@ -526,14 +526,14 @@ def test_mount_status_null_leaks_nothing(
     """mountStatus(null) throws a TypeError and creates no proxy; a real mount's unmount can be
     called twice and frees what the mount took."""
     page = _boot(app, server)
-    before = page.evaluate("() => window.wsclient.liveProxies()")
+    before = page.evaluate("() => window.wsclient.debug.liveProxies()")
     thrown = page.evaluate("() => window.__t.attempt(() => window.wsclient.mountStatus(null))")
     assert thrown == {
         "type": "TypeError",
         "isError": True,
         "message": "wsclient.mountStatus(element): expected a DOM element, got null",
     }
-    assert page.evaluate("() => window.wsclient.liveProxies()") == before
+    assert page.evaluate("() => window.wsclient.debug.liveProxies()") == before
     page.evaluate(
         """() => {
         const el = document.createElement('div');
@@ -543,10 +543,10 @@ def test_mount_status_null_leaks_nothing(
     }"""
     )
     page.wait_for_selector("#extra .connection-status")
-    assert page.evaluate("() => window.wsclient.liveProxies()") > before
+    assert page.evaluate("() => window.wsclient.debug.liveProxies()") > before
     twice = "() => [window.__t.attempt(window.unmount), window.__t.attempt(window.unmount)]"
     assert page.evaluate(twice) == [None, None]
-    assert page.evaluate("() => window.wsclient.liveProxies()") == before
+    assert page.evaluate("() => window.wsclient.debug.liveProxies()") == before
     assert page.evaluate("() => document.querySelector('#extra').children.length") == 0
     assert page_errors == []
 
@@ -559,7 +559,7 @@ def test_mount_status_takes_an_element_of_an_iframe(
     page = _boot(app, server)
     page.evaluate("() => window.wsclient.disconnect()")
     _wait_state(page, "disconnected")
-    before = page.evaluate("() => window.wsclient.liveProxies()")  # no socket's proxies
+    before = page.evaluate("() => window.wsclient.debug.liveProxies()")  # no socket's proxies
     checks = page.evaluate(
         """() => {
         const frame = document.createElement('iframe');
@@ -583,7 +583,7 @@ def test_mount_status_takes_an_element_of_an_iframe(
     expect(widget).to_have_attribute("data-status", "disconnected")
     page.evaluate("() => window.unmountInFrame()")
     expect(widget).to_have_count(0)
-    assert page.evaluate("() => window.wsclient.liveProxies()") == before
+    assert page.evaluate("() => window.wsclient.debug.liveProxies()") == before
     assert page_errors == []
 
 

@@ -23,7 +23,7 @@ HEAP_SLACK = 8 * MB
 
 
 def _wasm_bytes(page: Page) -> int:
-    value = page.evaluate("() => window.wsclient.wasmBytes()")
+    value = page.evaluate("() => window.wsclient.debug.wasmBytes()")
     assert isinstance(value, int) and value > 0, value
     return value
 

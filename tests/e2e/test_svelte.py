@@ -57,7 +57,7 @@ STORE_COUNTER_JS = """
   window.__stores = {};
   window.addEventListener("wsclient:ready", () => {
     window.__before = Object.fromEntries(
-      NAMES.map((name) => [name, window.wsclient.subscriberCount(name)]));
+      NAMES.map((name) => [name, window.wsclient.debug.subscriberCount(name)]));
     for (const name of NAMES) {
       const store = window.wsclient[name];
       const original = store.subscribe.bind(store);
@@ -127,9 +127,10 @@ def wait_text(page: Page, text: str, timeout: float = 10.0) -> None:
 
 
 def subscribers(page: Page) -> dict[str, int]:
-    """Python-side subscription count of each store (``wsclient.subscriberCount``)."""
+    """Python-side subscription count of each store (``wsclient.debug.subscriberCount``)."""
     value = page.evaluate(
-        "(names) => Object.fromEntries(names.map(n => [n, window.wsclient.subscriberCount(n)]))",
+        "(names) => Object.fromEntries("
+        "names.map(n => [n, window.wsclient.debug.subscriberCount(n)]))",
         list(STORES),
     )
     assert isinstance(value, dict)
@@ -423,7 +424,7 @@ def test_unmount_leaves_no_live_subscription(
     for name in STORES:
         assert page.evaluate(f"window.__stores.{name}.open") == 0, name
     server.wait_for_frame(lambda f: '"unsubscribe"' in (f.text or "") and "alpha" in f.text)
-    proxies = page.evaluate("() => window.wsclient.liveProxies()")
+    proxies = page.evaluate("() => window.wsclient.debug.liveProxies()")
 
     # Changes after the unmount: a reconnect, messages, project events. A fresh subscriber sees
     # them; the ended ones get nothing.
@@ -471,5 +472,5 @@ def test_unmount_leaves_no_live_subscription(
     for name in STORES:
         assert page.evaluate(f"window.__stores.{name}.open") == 0, name
         assert page.evaluate(f"window.__stores.{name}.callsAfterClose") == 0, name
-    assert page.evaluate("() => window.wsclient.liveProxies()") == proxies
+    assert page.evaluate("() => window.wsclient.debug.liveProxies()") == proxies
     assert page_errors == []

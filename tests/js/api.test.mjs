@@ -1,78 +1,18 @@
-// node --test tests/js: the page API's pure JavaScript (describe, encode, depth, once) and
-// createClient over a fake Python bridge.
+// node --test tests/js: the page API's pure JavaScript (describe, encode, once) and createClient
+// over a fake Python bridge.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  MAX_DEPTH,
   createClient,
-  depth,
   describe,
   encode,
   guarded,
   once,
   pythonMessage,
   utf8Length,
-} from "../../static/wsclient.js";
-
-/** A fake of the bridge src/wsclient/browser.py builds: records calls, answers like Python. */
-function fakePy(overrides = {}) {
-  const calls = [];
-  const subscribers = new Map(); // store name -> Set of run functions
-  const listeners = [];
-  const watchers = new Map();
-  const errors = [];
-  let nextId = 0;
-  const py = {
-    calls,
-    errors,
-    listeners,
-    subscribers,
-    watchers,
-    send: (text) => calls.push(["send", text]),
-    request(text, timeout) {
-      calls.push(["request", text, timeout]);
-      return `r${++nextId}`;
-    },
-    watch(id, settle) {
-      if (!id.startsWith("r")) return false;
-      watchers.set(id, settle);
-      return true;
-    },
-    pending: () => "[]",
-    subscribe_project: (id) => calls.push(["subscribe", id]),
-    unsubscribe_project: (id) => id === "alpha",
-    on(type, listener) {
-      listeners.push([type, listener]);
-      let removed = 0;
-      return () => {
-        removed += 1;
-        if (removed > 1) throw new Error("a Python once-callable called twice");
-        listeners.splice(listeners.findIndex(([, l]) => l === listener), 1);
-      };
-    },
-    subscribe(name, run, invalidate) {
-      calls.push(["store", name, typeof invalidate]);
-      if (!subscribers.has(name)) subscribers.set(name, new Set());
-      subscribers.get(name).add(run);
-      run(JSON.stringify({ status: "connected" }));
-      let removed = 0;
-      return () => {
-        removed += 1;
-        if (removed > 1) throw new Error("a Python once-callable called twice");
-        subscribers.get(name).delete(run);
-      };
-    },
-    connect: () => calls.push(["connect"]),
-    disconnect: () => calls.push(["disconnect"]),
-    mountStatus: () => () => {},
-    countError: (where, text, stack, key) => errors.push({ where, text, stack, key }),
-    callbackErrors: () => JSON.stringify({ count: errors.length, last: null }),
-    liveProxies: () => 7,
-    ...overrides,
-  };
-  return py;
-}
+} from "../../static/api.js";
+import { PYTHON_STORES, fakePy } from "./fake_py.mjs";
 
 /** What `fn()` threw: [constructor name, message]. */
 const thrown = (fn) => {
@@ -132,28 +72,27 @@ test("encode gives exactly JSON.stringify's text, or a one-line TypeError", () =
   ]);
 });
 
-test("encode refuses nesting deeper than MAX_DEPTH (Pyodide's decoder would overflow)", () => {
-  const nested = (n) => {
-    let v = [];
-    for (let i = 1; i < n; i++) v = i % 2 ? { k: v } : [v];
-    return v;
+test("a TypeError raised in Python (too deep a message) reaches the caller as a TypeError", (t) => {
+  t.mock.method(console, "debug", () => {});
+  const python = (last) => {
+    const err = new Error(`Traceback (most recent call last):\n  File "x", line 1\n${last}\n`);
+    err.name = "PythonError";
+    return err;
   };
-  assert.equal(encode("send(message)", nested(MAX_DEPTH)), JSON.stringify(nested(MAX_DEPTH)));
-  assert.deepEqual(thrown(() => encode("send(message)", nested(MAX_DEPTH + 1))), [
+  const refuse = () => {
+    throw python("TypeError: expected arrays and objects nested at most 512 levels deep");
+  };
+  const ws = createClient(fakePy({ send: refuse, request: refuse }));
+  let deep = [];
+  for (let i = 0; i < 1000; i++) deep = [deep];
+  assert.deepEqual(thrown(() => ws.send(deep)), [
     "TypeError",
-    `wsclient.send(message): expected arrays and objects nested at most ${MAX_DEPTH} levels ` +
-      `deep, got ${MAX_DEPTH + 1} levels`,
+    "wsclient.send(message): expected arrays and objects nested at most 512 levels deep",
   ]);
-  // Brackets inside strings do not count.
-  const text = "[".repeat(2000);
-  assert.equal(encode("send(message)", { text }), JSON.stringify({ text }));
-});
-
-test("depth counts nesting, skipping strings and escapes", () => {
-  assert.equal(depth("1"), 0);
-  assert.equal(depth("[]"), 1);
-  assert.equal(depth('{"a":[{"b":[]}],"c":{}}'), 4);
-  assert.equal(depth('["[[[\\"[[", {"x": "\\\\"}, [[]]]'), 3);
+  assert.deepEqual(thrown(() => ws.request({ deep })), [
+    "TypeError",
+    "wsclient.request(message): expected arrays and objects nested at most 512 levels deep",
+  ]);
 });
 
 test("once calls its function the first time only", () => {
@@ -327,7 +266,7 @@ test("pythonMessage strips the class of builtin and dotted Python exceptions onl
 
 test("createClient: a text over max_queue_bytes is refused in JS, before it crosses", (t) => {
   const debug = t.mock.method(console, "debug", () => {});
-  const py = fakePy({ maxQueueBytes: () => 20 });
+  const py = fakePy({}, { maxQueueBytes: 20 });
   const ws = createClient(py);
   // Just fits: 20 UTF-16 units ({"p":"" is 7, "}" 1: 12 characters of padding).
   ws.send({ p: "x".repeat(12) });
@@ -418,5 +357,12 @@ test("createClient: stores and listeners get JSON.parse values; removers work tw
   assert.equal(py.errors.length, 1);
   assert.equal(py.errors[0].where, "a subscriber of wsclient.messages");
   assert.deepEqual(ws.callbackErrors(), { count: 1, last: null });
-  assert.equal(ws.liveProxies(), 7);
+  assert.equal(ws.debug.liveProxies(), 7);
+  assert.equal(ws.debug.subscriberCount("files"), 2);
+  assert.throws(() => ws.debug.subscriberCount("nope"), {
+    name: "TypeError",
+    message:
+      `wsclient.debug.subscriberCount(name): expected one of ${PYTHON_STORES.join(", ")}, ` +
+      'got the string "nope"',
+  });
 });

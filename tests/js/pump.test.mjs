@@ -10,8 +10,7 @@ import {
   YIELD_MS,
   createPump,
   frameItem,
-  once,
-} from "../../static/wsclient.js";
+} from "../../static/transport.js";
 
 /** A pump on a fake event loop: `soon` and `later` queues that the test runs by hand. */
 function fakePump({ costPerFrame = 0 } = {}) {
@@ -156,12 +155,4 @@ test("flush delivers everything now; clear forgets it", () => {
   pump.flush();
   assert.equal(pump.pending, 0);
   assert.deepEqual(batches, ["a"]);
-});
-
-test("once calls its function the first time only", () => {
-  let calls = 0;
-  const off = once(() => (calls += 1));
-  off();
-  off();
-  assert.equal(calls, 1);
 });

@@ -26,17 +26,17 @@ const withPackage = !flag("--stdlib-only");
 const pyodideDir = join(repo, "node_modules/pyodide/");
 const { loadPyodide, version } = await import(pathToFileURL(pyodideDir + "pyodide.mjs").href);
 
-// What the page ships: src/wsclient/*.py (tests/unit/test_layout.py keeps pyscript.toml's [files]
-// equal to this list).
+// What the page ships: src/wsclient/*.py, the client only (tests/unit/test_layout.py keeps
+// pyscript.toml's [files] equal to this list; the demo's own modules are never in the snapshot).
 const srcDir = join(resolve(opt("--src", join(repo, "src"))), "wsclient");
 const files = readdirSync(srcDir).filter((f) => f.endsWith(".py")).sort();
 const sources = files.map((f) => [f, readFileSync(join(srcDir, f))]);
 
-// Modules that import without a page: no js.document, no pyscript, no proxies kept at import
-// time. browser, ui and dashboard read js.document when imported: they load from [files] at boot.
-const PACKAGE = ["wsclient", "wsclient.activity", "wsclient.app", "wsclient.backoff",
-  "wsclient.config", "wsclient.core", "wsclient.driver", "wsclient.messages", "wsclient.outbound",
-  "wsclient.records", "wsclient.router", "wsclient.status", "wsclient.stores"];
+// The package's modules that import without a page (no js.document, no pyscript, no proxies kept
+// at import time): all but the browser adapter, which loads from [files] at boot.
+const PAGE_ONLY = new Set(["port", "dom", "bridge", "ui"]);
+const PACKAGE = ["wsclient", ...files.map((f) => f.slice(0, -3))
+  .filter((m) => m !== "__init__" && !PAGE_ONLY.has(m)).map((m) => `wsclient.${m}`)];
 // sys.modules of the booted page minus page-only modules (js, pyodide_js, polyscript, _pyscript,
 // pyscript.*, wsclient.*): what PyScript 0.7.31's Python side imports (asyncio, pathlib, zipfile..).
 const STDLIB = JSON.parse(readFileSync(join(HERE, "pyscript_stdlib_modules.json"), "utf8"));

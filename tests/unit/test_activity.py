@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wsclient.activity import (
+from demo.activity import (
     Feed,
     Rate,
     Timeline,

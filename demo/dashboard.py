@@ -1,4 +1,4 @@
-"""The live dashboard of ``index.html``: controls, health, projects, processes, files, feed.
+"""The demo's live dashboard (``index.html``): controls, health, projects, processes, files, feed.
 
 Everything the network sends is written with ``textContent`` (never ``innerHTML``), so a close
 reason or an event field like ``<img src=x onerror=alert(1)>`` shows as text. Rendering is driven
@@ -7,7 +7,8 @@ events costs one render per frame, not one per message; lists touch only the row
 What must not wait for a frame (animation frames pause in a hidden tab) is taken when the store
 changes: each connection state change, stamped with the client's clock, for the timeline, and
 each delivered batch of messages for the feed's own memory.
-Only pages with an element ``#dashboard`` import this module.
+It is an app of the client: it uses ``wsclient``'s public API and DOM helpers, and ships
+neither in the wheel nor in the embedding config (``demo/pyscript.toml`` loads it).
 """
 
 from __future__ import annotations
@@ -17,7 +18,21 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import dom
+from wsclient import dom
+from wsclient.app import loads
+from wsclient.core import Health
+from wsclient.messages import (
+    FileEvent,
+    FileInfo,
+    Message,
+    ProcessEvent,
+    ProjectEvent,
+    ProjectSnapshot,
+    to_wire,
+)
+from wsclient.router import ConnectionState, ProcessInfo
+from wsclient.stores import Readable
+
 from .activity import (
     SPARK_SAMPLES,
     Feed,
@@ -29,22 +44,9 @@ from .activity import (
     reconnect_count,
     sparkline,
 )
-from .app import loads
-from .core import Health
-from .messages import (
-    FileEvent,
-    FileInfo,
-    Message,
-    ProcessEvent,
-    ProjectEvent,
-    ProjectSnapshot,
-    to_wire,
-)
-from .router import ConnectionState, ProcessInfo
-from .stores import Readable
 
 if TYPE_CHECKING:
-    from .app import Client
+    from wsclient.app import Client
 
 Unsubscriber = Callable[[], None]
 Reading = tuple[float, float]  # (time, progress) of a process

@@ -316,6 +316,9 @@ class SharedTab:
         self._mail: deque[Callable[[], None]] = deque()
         self._tabs = 1  # as the leader last said
         self._timer_at: float | None = None
+        #: Called after an input that changed ``role`` or ``tabs`` (``health.role``/``tabs``).
+        self.on_change: Callable[[], None] | None = None
+        self._shown = (self.roles.role, 1)
 
     # --- composition -------------------------------------------------------------------------
 
@@ -588,6 +591,13 @@ class SharedTab:
             hub.close(tab, int(message["link"]))
 
     def _arm(self) -> None:
+        """After every input: re-arm the hub's timer if its deadline moved; tell ``on_change``
+        if the role or the tab count did."""
+        shown = (self.roles.role, self.tabs)
+        if shown != self._shown:
+            self._shown = shown
+            if self.on_change is not None:
+                self.on_change()
         deadline = self.hub.next_deadline if self.hub is not None else None
         if deadline != self._timer_at:
             self._timer_at = deadline

@@ -22,6 +22,16 @@ def test_three_tabs_hold_one_socket() -> None:
     assert all(t.core.health().protocol == 2 for t in (a, b, c))
 
 
+def test_the_page_hears_when_its_role_or_tab_count_changes() -> None:
+    """on_change fires when a tab becomes a follower and when a third tab joins."""
+    world = World()
+    (a,) = world.open_tabs("a")
+    seen: list[tuple[str, int]] = []
+    a.share.on_change = lambda: seen.append((a.share.role.value, a.share.tabs))
+    world.open_tabs("b")
+    assert seen == [("leader", 2)]
+
+
 def test_a_tab_alone_opens_its_own_socket() -> None:
     """Sharing off: each tab connects alone."""
     world = World()

@@ -18,7 +18,9 @@ Every variant of a comparison runs once per round, in an order that alternates (
 rotation for three), for ``--rounds`` rounds; a round's figure is per message (or per module).
 Reported per variant: the median over rounds and the spread (min-max and IQR); the ratio is
 median(other) / median(A). A device earns its place only if its gain (the difference of medians)
-is larger than the spread of both variants in this run.
+is larger than the spread of both variants in this run. On a loaded machine that spread is other
+processes' load; the same-round ratios (the two variants measured back to back) say whether
+every round favoured the device.
 """
 
 from __future__ import annotations
@@ -234,15 +236,20 @@ def summary(samples: dict[str, list[float]], unit: str, base: str) -> list[str]:
 
 
 def verdict(samples: dict[str, list[float]], device: str, plain: str) -> str:
+    """Gain of ``device`` over ``plain`` against the run's spread, and the same-round ratios."""
     a, b = samples[device], samples[plain]
     gain = statistics.median(b) - statistics.median(a)
     spread = max(max(a) - min(a), max(b) - min(b))
     q = max(_iqr(a), _iqr(b))
-    earns = gain > spread
+    # The two measured in the same round (adjacent in time, so under the same load).
+    ratios = [y / x for x, y in zip(a, b, strict=True)]
     return (
         f"{device} vs {plain}: gain {gain:+.3f} (median {plain} - median {device}); "
         f"spread min-max {spread:.3f}, IQR {q:.3f}: "
-        + ("EARNS its place" if earns else "does NOT earn its place (gain <= spread)")
+        + ("EARNS its place" if gain > spread else "does NOT earn its place (gain <= spread)")
+        + f"; same-round ratio {plain}/{device}: median {statistics.median(ratios):.3f}, "
+        f"min-max {min(ratios):.3f}-{max(ratios):.3f}"
+        + (" (every round favours the device)" if min(ratios) > 1 else "")
     )
 
 

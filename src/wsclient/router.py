@@ -3,8 +3,9 @@
 Theory of operation
 -------------------
 `EventRouter.handle` takes one text frame, `parse`s it, and then, in this order: appends it to
-``messages``, applies it to its domain store (``projects``, ``files`` or ``processes``), calls the
-listeners registered for its type, then the ``"*"`` listeners. The stores it changed are set by
+``messages``, applies it to the domain stores (``projects``, ``files``, ``processes``: the
+message's own ``apply``, declared with its type in messages.py), calls the listeners registered
+for its type, then the ``"*"`` listeners. The stores it changed are set by
 ``publish``: the driver ``handle``s each frame of a batch (listeners run per message), then
 ``publish``es once, so store subscribers are notified once per batch with the final state, not
 once per frame. A frame that cannot be used is

@@ -7,6 +7,7 @@ Every wait is on a condition.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -474,3 +475,108 @@ def test_unmount_leaves_no_live_subscription(
         assert page.evaluate(f"window.__stores.{name}.callsAfterClose") == 0, name
     assert page.evaluate("() => window.wsclient.debug.liveProxies()") == proxies
     assert page_errors == []
+
+
+# Installed before the page's scripts: the time (ms since navigation began) at which the Svelte
+# status first shows a text, and whether window.wsclient existed then.
+FIRST_PAINT_JS = """
+(() => {
+  window.__firstStatus = null;
+  const read = () => {
+    const text = document.querySelector("#svelte-status .connection-status .text");
+    if (!text || window.__firstStatus) return;
+    window.__firstStatus = {
+      at: performance.now(),
+      text: text.textContent.trim(),
+      pythonReady: window.wsclient !== undefined,
+    };
+  };
+  new MutationObserver(read).observe(document, { subtree: true, childList: true });
+})();
+"""
+
+# Run as soon as the page is parsed, before Python is up: calls on $stores/websocket's client.
+EARLY_CALLS_JS = """
+async () => {
+  const { getWebSocketClient } = await import("$stores/websocket");
+  const ready = window.wsclient !== undefined;
+  const ws = getWebSocketClient();
+  ws.subscribe("beta");
+  ws.send({ type: "early", n: 1 });
+  const reply = ws.request({ type: "early.request", n: 2 });
+  ws.send({ type: "early", n: 3 });
+  window.__notes = [];
+  window.__offNote = ws.on("note", (m) => window.__notes.push(m.n));
+  const dropped = ws.on("note", () => window.__notes.push("removed listener"));
+  dropped();
+  window.__reply = null;
+  reply.then((v) => { window.__reply = ["resolved", v ?? null]; },
+             (e) => { window.__reply = ["rejected", e.message]; });
+  return ready;
+}
+"""
+
+
+def _sent(server: ServerThread) -> list[tuple[str, Any]]:
+    """What the client sent the server, in order, as (type, project_id or n); no pings."""
+    sent: list[tuple[str, Any]] = []
+    for conn in server.snapshot().connections:
+        for frame in conn.frames:
+            got = frame.json() if frame.kind == "text" else None
+            if not isinstance(got, dict) or got.get("type") == "ping":
+                continue
+            sent.append((got["type"], got.get("project_id", got.get("n"))))
+    return sent
+
+
+def test_components_mount_on_load_and_early_calls_run_once_in_order(
+    page: Page, server: ServerThread, page_errors: list[str], outside_requests: list[str]
+) -> None:
+    """svelte.html mounts its components before Python is up: the status shows `Connecting...`
+    within 300 ms of navigation; calls made on getWebSocketClient() before `wsclient:ready`
+    reach the server once each, in order, once the client is up (an early request settles, an
+    early listener hears, an early remover worked), and the status never goes back."""
+    page.add_init_script(FIRST_PAINT_JS)
+    page.add_init_script(STATUS_RECORDER_JS)
+    page.goto(f"{server.url}svelte.html?project=alpha", wait_until="domcontentloaded")
+    page.wait_for_function("() => window.__firstStatus !== null")
+    first = page.evaluate("window.__firstStatus")
+    assert first["text"] == "Connecting..." and not first["pythonReady"], first
+    assert first["at"] < 300, f"the status appeared {first['at']:.0f} ms after navigation"
+    assert page.evaluate(EARLY_CALLS_JS) is False, "Python was up before the early calls"
+
+    page.wait_for_function("() => window.__reply !== null", timeout=30_000)
+    assert page.evaluate("window.__reply")[0] == "resolved"
+    wait_text(page, "Connected")
+    expected = [
+        ("subscribe", "alpha"),
+        ("subscribe", "beta"),
+        ("early", 1),
+        ("early.request", 2),
+        ("early", 3),
+    ]
+    server.wait_for(lambda _s: len(_sent(server)) >= len(expected))
+    assert sorted(_sent(server)[:2]) == expected[:2]  # subscribes first (in either order)
+    assert _sent(server)[2:] == expected[2:]
+
+    server.send(text=json.dumps({"type": "note", "timestamp": "2024-01-01T00:00:00Z", "n": 1}))
+    page.wait_for_function("() => window.__notes.length === 1")
+    page.evaluate("() => window.__offNote()")
+    server.send(text=json.dumps({"type": "note", "timestamp": "2024-01-01T00:00:01Z", "n": 2}))
+    server.send(text=json.dumps({"type": "early.done", "timestamp": "2024-01-01T00:00:02Z"}))
+    page.wait_for_function(
+        """() => {
+        let done = false;
+        window.wsclient.messages.subscribe((list) => {
+          done = list.some((m) => m.type === "early.done");
+        })();
+        return done;
+    }"""
+    )
+    assert page.evaluate("window.__notes") == [1]
+    assert texts(page)[:2] == [
+        ("connection-status warning", "Connecting..."),
+        ("connection-status success", "Connected"),
+    ]
+    assert _sent(server)[2:] == expected[2:], "nothing was sent twice"
+    assert page_errors == [] and outside_requests == []

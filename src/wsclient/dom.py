@@ -29,6 +29,12 @@ def element(tag: str, cls: str = "", text: str = "") -> Any:
     return node
 
 
+def query(parent: Any, selector: str) -> Any | None:
+    """``parent.querySelector(selector)``, or None."""
+    found = parent.querySelector(selector)
+    return None if found is None or found == jsnull else found
+
+
 def element_by_id(element_id: str) -> Any | None:
     """The element with that id, or None (Pyodide gives JS ``null`` as a ``JsNull``, not None)."""
     element = js.document.getElementById(element_id)

@@ -1,5 +1,5 @@
-"""The connection-status widget (the live dashboard is ``dashboard.py``, loaded only by pages
-that have one).
+"""The connection-status widget. It takes over the root that ``static/early.js`` painted before
+Python was up (the same markup), so the element never flashes nor holds two roots.
 
 A close reason is written with ``textContent`` (never ``innerHTML``), so a reason like
 ``<img src=x onerror=alert(1)>`` shows as text; the widget writes the DOM only when what it
@@ -23,16 +23,11 @@ class StatusWidget:
     def __init__(self, element: Any, health: Readable[Health], clock: Callable[[], float]) -> None:
         self._clock = clock
         self._element = element
-        self._root = dom.element("div", "connection-status")
-        self._root.setAttribute("role", "status")
-        self._root.setAttribute("aria-live", "polite")
-        self._text = dom.element("span", "text")
-        self._detail = dom.element("span", "detail")
-        self._root.append(dom.element("span", "indicator"), self._text, self._detail)
+        self._root, self._text, self._detail = _first_paint(element) or _new_root()
         self._health: Health | None = None
         self._shown: tuple[str, str, str, str] | None = None
         self._ticker = dom.Ticker(self._render, 250)
-        element.replaceChildren(self._root)
+        element.replaceChildren(self._root)  # the same root stays: its nodes are not redrawn
         self._unsubscribe = health.subscribe(self._on_health)
 
     def _on_health(self, health: Health) -> None:
@@ -60,6 +55,30 @@ class StatusWidget:
         self._unsubscribe()
         self._ticker.close()
         self._root.remove()
+
+
+def _new_root() -> tuple[Any, Any, Any]:
+    """The component's root, text and detail elements."""
+    root = dom.element("div", "connection-status")
+    root.setAttribute("role", "status")
+    root.setAttribute("aria-live", "polite")
+    text = dom.element("span", "text")
+    detail = dom.element("span", "detail")
+    root.append(dom.element("span", "indicator"), text, detail)
+    return root, text, detail
+
+
+def _first_paint(element: Any) -> tuple[Any, Any, Any] | None:
+    """The root that static/early.js rendered into ``element`` before Python was up (the same
+    markup as ``_new_root``, showing ``Connecting...``), to be taken over; None if there is none."""
+    root = dom.query(element, ":scope > .connection-status")
+    if root is None:
+        return None
+    text = dom.query(root, ":scope > .text")
+    detail = dom.query(root, ":scope > .detail")
+    if text is None or detail is None:
+        return None
+    return root, text, detail
 
 
 def mount_status(

@@ -56,3 +56,16 @@ def test_error_without_reason_still_says_what_happened() -> None:
     """An error with no reason falls back to the seed's 'Connection failed'."""
     view = status_view(replace(BASE, state=State.ERROR), now=0.0)
     assert view.text == "Connection Error: Connection failed"
+
+
+def test_the_first_paint_before_python_shows_what_python_shows_while_connecting() -> None:
+    """static/early.js paints, before Python is up, the text, class and data-status that the
+    Python component shows for the connecting state, so its take-over changes nothing visible."""
+    from pathlib import Path
+
+    early = (Path(__file__).resolve().parents[2] / "static" / "early.js").read_text()
+    view = status_view(replace(BASE, state=State.CONNECTING), 0.0)
+    assert f'part("text", "{view.text}")' in early
+    assert f"${{ROOT_CLASS}} {view.css_class}`" in early
+    assert f'"data-status", "{view.status}"' in early
+    assert view.detail == "" and 'part("detail")' in early

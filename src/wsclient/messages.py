@@ -81,6 +81,7 @@ __all__ = [
     "MAX_FRAME_CHARS",
     "MESSAGE_TYPES",
     "Ack",
+    "AuthOk",
     "AddListener",
     "Domain",
     "Drop",
@@ -592,6 +593,26 @@ class Ack(MessageRecord):
         return Ack("ack", timestamp, id_, ok, obj.get("data"), error)
 
 
+@message
+class AuthOk(MessageRecord):
+    """``auth.ok`` (protocol v3): the server accepted the token, which expires ``expires_in``
+    seconds after this frame arrived (None: the server did not say; no refresh is scheduled)."""
+
+    role: ClassVar[Role] = "auth_ok"
+    type: Literal["auth.ok"]
+    timestamp: str | None
+    expires_in: float | None = None
+
+    @staticmethod
+    def read(obj: dict[str, Any], type_: str, timestamp: str | None) -> AuthOk | Drop:
+        expires_in = obj.get("expires_in")
+        if expires_in is None:
+            return AuthOk("auth.ok", timestamp)
+        if type(expires_in) not in (int, float) or not 0 < expires_in < float("inf"):
+            return _bad(type_, "expires_in", "a positive number of seconds", expires_in)
+        return AuthOk("auth.ok", timestamp, float(expires_in))
+
+
 @record
 class GenericMessage(MessageRecord):
     """A message of a type this client has no declaration for; ``fields`` is the whole object."""
@@ -613,6 +634,7 @@ Message: TypeAlias = (
     | Subscribed
     | ProjectSnapshot
     | Ack
+    | AuthOk
     | GenericMessage
 )
 #: The events of a project's stream: each carries an ``offset`` on a v2 server.
@@ -652,6 +674,8 @@ class AddListener(Protocol):
     ) -> _Off: ...
     @overload
     def __call__(self, type_: Literal["ack"], callback: Callable[[Ack], object]) -> _Off: ...
+    @overload
+    def __call__(self, type_: Literal["auth.ok"], callback: Callable[[AuthOk], object]) -> _Off: ...
     @overload
     def __call__(self, type_: str, callback: Callable[[Message], object]) -> _Off: ...
 

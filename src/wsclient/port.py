@@ -20,8 +20,9 @@ is done with it:
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 import js  # type: ignore[import-not-found]
@@ -107,6 +108,7 @@ class BrowserPort:
         self._outbox = _durable_outbox(url)
         self._sockets: dict[int, _Socket] = {}
         self._timer_handle: Any = None
+        self._tasks: set[asyncio.Future[None]] = set()  # token answers under way
         self._on_timer = Proxies.create(self._timer_fired)
         self._window_listeners = [
             ("online", Proxies.create(lambda _e: driver.went_online())),
@@ -161,6 +163,20 @@ class BrowserPort:
 
     def load(self) -> list[Outbound]:
         return self._outbox.load(self._clock())
+
+    def run_async(self, awaitable: Awaitable[object], done: Callable[[bool, object], None]) -> None:
+        """Run ``awaitable`` (a coroutine, or a JS Promise) on Pyodide's event loop."""
+
+        async def run() -> None:
+            try:
+                value = await awaitable
+            except Exception as exc:
+                done(False, f"token provider failed: {exc}")
+                return
+            done(True, value)
+
+        self._tasks.add(task := asyncio.ensure_future(run()))
+        task.add_done_callback(self._tasks.discard)
 
     def dispose(self) -> None:
         for sock in self._sockets.values():

@@ -221,7 +221,7 @@ def test_4401_asks_for_a_fresh_token_and_retries_at_once() -> None:
     provider = Provider(TOKEN)
     b = browser(provider)
     signed_in(b)
-    b.advance(10.0)
+    b.advance(3.0)
     actions = b.closed(4401, "token expired")
     assert provider.calls[-1] == {"reason": "expired", "attempt": 1}
     assert OpenSocket(2) in actions
@@ -330,7 +330,7 @@ def test_refresh_is_scheduled_between_50_and_90_percent_of_expires_in(
     random: float, at: float
 ) -> None:
     provider = Provider(TOKEN)
-    b = FakeBrowser(random=lambda: random, provider=provider)
+    b = FakeBrowser(Options(ping_interval=500.0), random=lambda: random, provider=provider)
     signed_in(b, expires_in=100)
     assert b.core.health().auth_refresh_at == at
     b.advance(at - 0.001)

@@ -20,6 +20,7 @@ from wsclient.messages import (
     MAX_DEPTH,
     MESSAGE_TYPES,
     Ack,
+    AuthOk,
     AddListener,
     Domain,
     Drop,
@@ -56,6 +57,7 @@ DECLARED = [
     Subscribed,
     ProjectSnapshot,
     Ack,
+    AuthOk,
 ]
 PROC = {"type": "process.progress", "project_id": "p", "process_id": "x"}
 FILE = {"name": "a.png", "path": "/img/a.png", "size": 12, "asset_type": "image"}

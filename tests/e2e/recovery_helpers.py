@@ -13,9 +13,9 @@ from typing import Any
 
 from playwright.sync_api import Page
 
+from demo.activity import human_size
 from server import ServerThread
 from server.streams import ProjectState
-from demo.activity import human_size
 
 #: Small timings that keep reconnect cycles fast (milliseconds, as query parameters).
 FAST = {"backoff_initial": 50, "backoff_max": 200, "backoff_after_drop": 100, "min_uptime": 1}

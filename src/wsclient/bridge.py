@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import js  # type: ignore[import-not-found]
 from pyodide.ffi import JsProxy, jsnull  # type: ignore[import-not-found]
 
+from .client import DEFAULT_REQUEST_TIMEOUT
 from .core import Health
 from .messages import MAX_DEPTH, to_wire, too_deep
 from .port import Proxies, js_module, live_proxy_count, once
@@ -25,7 +26,7 @@ from .records import Record
 from .stores import Readable, callback_errors, get, report_callback_error, subscriber_count
 
 if TYPE_CHECKING:
-    from .app import Client
+    from .client import Client
 
 
 def _health_to_page(health: Health) -> dict[str, Any]:
@@ -186,8 +187,6 @@ def expose_client(client: Client, mount_status: Callable[[Any], Callable[[], Non
         import pyodide_js  # type: ignore[import-not-found]
 
         return int(pyodide_js._module.HEAPU8.buffer.byteLength)
-
-    from .app import DEFAULT_REQUEST_TIMEOUT  # app imports this module when it starts the page
 
     limits = {
         "maxDepth": MAX_DEPTH,

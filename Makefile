@@ -45,7 +45,7 @@ build/svelte/.built: $(wildcard svelte/*.svelte svelte/*.js svelte/lib/*/*.js) s
 ## requirements-dev.txt, so no build isolation)
 wheel: $(WHEEL)
 
-$(WHEEL): .venv/.installed pyproject.toml README.md LICENSE $(wildcard src/wsclient/*.py) src/wsclient/py.typed static/wsclient.js
+$(WHEEL): .venv/.installed pyproject.toml README.md LICENSE $(wildcard src/wsclient/*.py) src/wsclient/py.typed static/wsclient.js static/transport.js static/api.js static/wsclient.d.ts
 	rm -rf build/dist
 	$(PY) -m pip wheel . --no-deps --no-build-isolation --disable-pip-version-check --quiet -w build/dist
 	test -f $@

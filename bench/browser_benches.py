@@ -197,7 +197,7 @@ MEMORY_JS = """async () => {
   }
   return {
     heap: performance.memory.usedJSHeapSize,
-    proxies: window.wsclient.liveProxies(),
+    proxies: window.wsclient.debug.liveProxies(),
   };
 }"""
 

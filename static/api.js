@@ -336,6 +336,15 @@ export function createClient(py) {
     disconnect() {
       call(py, "disconnect()", "disconnect");
     },
+    setAuth(provider) {
+      if (provider !== null && typeof provider !== "function") {
+        throw new TypeError(
+          "wsclient.setAuth(provider): expected a function returning the token " +
+            `(or null to connect without one), got ${describe(provider)}`,
+        );
+      }
+      call(py, "setAuth(provider)", "setAuth", provider);
+    },
     mountStatus(element) {
       if (!isElement(element)) {
         throw new TypeError(

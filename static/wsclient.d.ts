@@ -163,7 +163,11 @@ export interface Health {
   duplicates: number;
   rttSamples: number;
   /** The last failure's text (a token provider's, say; never the token). Version 3. */
-  lastError?: string | null;
+  lastError: string | null;
+  /** Authentication: no provider, signing in, signed in, signed out. Version 3. */
+  auth: "none" | "signing_in" | "signed_in" | "signed_out";
+  /** When the open connection's token is refreshed (the client's clock, seconds), or null. */
+  authRefreshAt: number | null;
   /** This tab's part in the shared connection (Sharing). */
   role?: "leader" | "follower" | "alone";
   /** How many tabs share this tab's connection, itself included (Sharing). */

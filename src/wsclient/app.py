@@ -22,6 +22,7 @@ from .client import (
     loads,
 )
 from .config import ConfigError, log_level, query_parameters
+from .driver import TokenProvider
 
 __all__ = [
     "DEFAULT_REQUEST_TIMEOUT",
@@ -37,10 +38,18 @@ __all__ = [
 log = logging.getLogger("wsclient")
 
 
-def start(*, setup: Callable[[Client], object] | None = None) -> Client:
+def start(
+    *,
+    setup: Callable[[Client], object] | None = None,
+    auth: TokenProvider | None = None,
+) -> Client:
     """Page entry point: log to the console (``?log=``), mount the status component, publish
     ``window.wsclient``, then connect. ``setup(client)`` runs just before the client connects
-    (an app mounts its views and subscribes its projects there: ``demo/main.py``)."""
+    (an app mounts its views and subscribes its projects there: ``demo/main.py``).
+
+    ``auth``: the token provider (docs/protocol.md, "Authentication"), sync or async, called
+    with ``{"reason", "attempt"}``; without it, the page's ``window.wsclientAuth`` function if it
+    defined one before the client started."""
     from . import bridge, dom, port, ui
 
     href = dom.page_url()
@@ -49,7 +58,8 @@ def start(*, setup: Callable[[Client], object] | None = None) -> Client:
     except ConfigError as exc:
         dom.log_to_console(logging.WARNING)
         log.warning("wsclient: %s", exc)
-    client = client_from_page(href, port=port.BrowserPort)
+    provider = auth if auth is not None else port.page_token_provider()
+    client = client_from_page(href, port=port.BrowserPort, auth=provider)
     if not dom.online():
         client.driver.went_offline()
     ui.mount_status(client.health, client.clock)

@@ -21,7 +21,7 @@ from pyodide.ffi import JsProxy, jsnull  # type: ignore[import-not-found]
 from .client import DEFAULT_REQUEST_TIMEOUT
 from .core import Health
 from .messages import MAX_DEPTH, to_wire, too_deep
-from .port import Proxies, js_module, live_proxy_count, once
+from .port import Proxies, js_module, js_token_provider, live_proxy_count, once
 from .records import Record
 from .stores import Readable, callback_errors, get, report_callback_error, subscriber_count
 
@@ -44,6 +44,9 @@ def _health_to_page(health: Health) -> dict[str, Any]:
         "protocol": health.protocol,
         "duplicates": health.duplicates,
         "rttSamples": health.rtt_samples,
+        "lastError": health.last_error,
+        "auth": health.auth,
+        "authRefreshAt": health.auth_refresh_at,
     }
 
 
@@ -208,6 +211,9 @@ def expose_client(client: Client, mount_status: Callable[[Any], Callable[[], Non
         "subscribe": subscribe,
         "connect": client.connect,
         "disconnect": client.disconnect,
+        "setAuth": lambda fn: client.set_auth(
+            None if given(fn) is None else js_token_provider(fn)
+        ),
         "mountStatus": lambda element: once(mount_status(element)),
         "countError": count_error,
         "callbackErrors": callback_errors_now,

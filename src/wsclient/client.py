@@ -21,7 +21,7 @@ from .config import (
     resolve_url,
 )
 from .core import Health, Session, State
-from .driver import Driver, NoStorage, Port
+from .driver import Driver, NoStorage, Port, TokenProvider
 from .messages import MAX_DEPTH, GenericMessage, Message, serialize, too_deep
 from .options import Options
 from .records import replace
@@ -93,12 +93,13 @@ class Client:
         config_error: str | None = None,
         port: PortFactory | None = None,
         id_prefix: str | None = None,
+        auth: TokenProvider | None = None,
     ) -> None:
         options = options if options is not None else Options()
         self.router = EventRouter(
             max_frame_chars=options.max_frame_size, keep_completed=options.keep_completed
         )
-        self.core = Session(options, id_prefix=id_prefix)
+        self.core = Session(options, id_prefix=id_prefix, auth=auth is not None)
         self._health: Writable[Health] = writable(self.core.health())
         self._subscriptions: Writable[tuple[str, ...]] = writable(())
         self._sync: Writable[Mapping[str, SyncStatus]] = writable(MappingProxyType({}))
@@ -132,7 +133,7 @@ class Client:
         else:
             make_port = port
         url_ = self.url or ""
-        self.driver = Driver(self.core, lambda driver: make_port(url_, driver), self)
+        self.driver = Driver(self.core, lambda driver: make_port(url_, driver), self, provider=auth)
         if self.url is None:
             self._publish_config_error()
 
@@ -156,6 +157,17 @@ class Client:
     def disconnect(self) -> None:
         """Close with 1000 and stay disconnected until ``connect()``."""
         self.driver.disconnect()
+
+    def set_auth(self, provider: TokenProvider | None) -> None:
+        """Replace the token provider from its next call on (None: connect without a token).
+        An open connection is left alone; a client waiting because it was signed out (or
+        stopped by a second 4401 in a row) starts a new attempt at once."""
+        if provider is not None and not callable(provider):
+            raise TypeError(
+                f"set_auth() needs a function returning the token (or None), got "
+                f"{type(provider).__name__}"
+            )
+        self.driver.set_auth(provider)
 
     def send(self, message: object) -> None:
         """Send a JSON-serializable message; queued while not connected. With a v2 server it
@@ -339,8 +351,11 @@ def _project_id(project_id: object) -> str:
     return project_id.strip()
 
 
-def client_from_page(href: str, port: PortFactory | None = None) -> Client:
-    """A client configured from the page's URL (``?ws=`` and the timing options)."""
+def client_from_page(
+    href: str, port: PortFactory | None = None, auth: TokenProvider | None = None
+) -> Client:
+    """A client configured from the page's URL (``?ws=`` and the timing options); ``auth``:
+    its token provider, if the server wants one."""
     query = query_parameters(href)
     try:
         url = resolve_url(query.get("ws"), href)
@@ -348,4 +363,4 @@ def client_from_page(href: str, port: PortFactory | None = None) -> Client:
     except ConfigError as exc:
         log.error("wsclient: %s", exc)
         return Client(None, config_error=str(exc), port=port)
-    return Client(url, options, port=port)
+    return Client(url, options, port=port, auth=auth)

@@ -30,13 +30,15 @@ from pyodide.ffi import (  # type: ignore[import-not-found]
     JsProxy,
     create_once_callable,
     create_proxy,
+    jsnull,
+    to_js,
 )
 
 from .durable import DurableOutbox
 from .outbound import Outbound
 
 if TYPE_CHECKING:
-    from .driver import Driver
+    from .driver import Driver, TokenProvider
 
 
 def js_module() -> Any:
@@ -228,3 +230,32 @@ def _frames(batch: Any) -> str | Iterable[str | int]:
     if type(batch) is str:
         return batch
     return cast(list[str | int], batch.to_py())
+
+
+def js_token_provider(fn: Any) -> TokenProvider:
+    """A JavaScript token provider as the driver calls it: ``{reason, attempt}`` goes in as a
+    plain JS object; a Promise comes back as an awaitable; JS ``null``/``undefined`` is None."""
+
+    def provider(ctx: dict[str, object]) -> object:
+        result = fn(to_js(ctx, dict_converter=js.Object.fromEntries))
+        if getattr(result, "then", None) is not None:  # a Promise (or thenable)
+
+            async def settled() -> object:
+                return _from_js(await result)
+
+            return settled()
+        return _from_js(result)
+
+    return provider
+
+
+def page_token_provider() -> TokenProvider | None:
+    """``window.wsclientAuth``, read once when the client starts (a function, or nothing)."""
+    fn = getattr(js.window, "wsclientAuth", None)
+    if fn is None or fn is jsnull or js.typeof(fn) != "function":
+        return None
+    return js_token_provider(fn)
+
+
+def _from_js(value: object) -> object:
+    return None if value is jsnull else value

@@ -708,7 +708,7 @@ MEASURE_JS = """
   for (let i = 0; i < 3; i++) window.gc();
   return {
     heap: performance.memory.usedJSHeapSize,
-    proxies: window.wsclient.liveProxies(),
+    proxies: window.wsclient.debug.liveProxies(),
     sockets: { ...window.__sockets },
   };
 }

@@ -81,16 +81,23 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+#: The JavaScript half and its types, copied from static/ into the wheel's package.
+JS_FILES = ("wsclient.js", "transport.js", "api.js", "wsclient.d.ts")
+
+
 def test_wheel_holds_the_client_package_only(wheel: Path) -> None:
-    """wsclient/*.py, py.typed and wsclient.js (a copy of static/wsclient.js) plus metadata."""
+    """wsclient/*.py, py.typed and the JS face (copies of static/: the entry module, the
+    transport, the page API and the d.ts) plus metadata; no demo module."""
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
-        js_copy = zf.read("wsclient/wsclient.js")
+        copies = {name: zf.read(f"wsclient/{name}") for name in JS_FILES}
         wheel_meta = zf.read(f"wsclient-{VERSION}.dist-info/WHEEL").decode()
     modules = sorted(f"wsclient/{p.name}" for p in (ROOT / "src" / "wsclient").glob("*.py"))
     package = sorted(n for n in names if not n.startswith(f"wsclient-{VERSION}.dist-info/"))
-    assert package == sorted([*modules, "wsclient/py.typed", "wsclient/wsclient.js"])
-    assert js_copy == (ROOT / "static" / "wsclient.js").read_bytes()
+    assert package == sorted([*modules, "wsclient/py.typed", *(f"wsclient/{n}" for n in JS_FILES)])
+    for name, copy in copies.items():
+        assert copy == (ROOT / "static" / name).read_bytes(), name
+    assert not any("dashboard" in n or "activity" in n for n in names)
     assert "Root-Is-Purelib: true" in wheel_meta and "Tag: py3-none-any" in wheel_meta
     assert not any(n.startswith(("server/", "tests/", "bench/", "svelte/")) for n in names)
 
@@ -106,7 +113,8 @@ def user_app(wheel: Path, tmp_path: Path) -> Iterator[str]:
     (site / "main.py").write_text(MAIN_PY)
     (site / WHEEL_NAME).write_bytes(wheel.read_bytes())
     with zipfile.ZipFile(wheel) as zf:
-        (site / "wsclient.js").write_bytes(zf.read("wsclient/wsclient.js"))
+        for name in JS_FILES:
+            (site / name).write_bytes(zf.read(f"wsclient/{name}"))
     (site / "node_modules").symlink_to(ROOT / "node_modules", target_is_directory=True)
 
     class Handler(http.server.SimpleHTTPRequestHandler):
@@ -144,6 +152,6 @@ def test_a_pyscript_app_runs_the_client_from_the_wheel(
     assert not info["file"].startswith("/src"), info
     assert info["file"].endswith("/wsclient/__init__.py"), info
     mine = [u.removeprefix(user_app) for u in requested if u.startswith(user_app)]
-    assert WHEEL_NAME in mine and "wsclient.js" in mine
+    assert WHEEL_NAME in mine and {"wsclient.js", "transport.js", "api.js"} <= set(mine)
     assert not any(u.startswith(("src/", "static/")) for u in mine), mine
     assert page_errors == []

@@ -169,9 +169,9 @@ export interface Health {
   /** When the open connection's token is refreshed (the client's clock, seconds), or null. */
   authRefreshAt: number | null;
   /** This tab's part in the shared connection (Sharing). */
-  role?: "leader" | "follower" | "alone";
+  role: "leader" | "follower" | "alone";
   /** How many tabs share this tab's connection, itself included (Sharing). */
-  tabs?: number;
+  tabs: number;
 }
 
 export type SyncStatus = "live" | "recovering" | "reset" | "stale";

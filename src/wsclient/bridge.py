@@ -47,6 +47,8 @@ def _health_to_page(health: Health) -> dict[str, Any]:
         "lastError": health.last_error,
         "auth": health.auth,
         "authRefreshAt": health.auth_refresh_at,
+        "role": health.role,
+        "tabs": health.tabs,
     }
 
 

@@ -58,7 +58,7 @@ import math
 import random as _random
 from collections.abc import Callable
 from enum import Enum
-from typing import Final, cast
+from typing import Final, Literal, TypeAlias, cast
 
 from .actions import Action, CloseSocket, Resync
 from .auth import CLOSE_UNAUTHORIZED, NOT_SIGNED_IN, Authenticator, AuthStatus, Outcome
@@ -80,6 +80,9 @@ from .records import Record, record
 from .streams import Streams, SyncStatus
 
 logger = logging.getLogger("wsclient")
+
+#: A tab's part in a connection shared by the tabs of a browser (docs/protocol.md, "Sharing").
+TabRole: TypeAlias = Literal["leader", "follower", "alone"]
 
 #: Close code of ``disconnect()``.
 CLOSE_NORMAL: Final = 1000
@@ -171,6 +174,8 @@ class Health(Record):
     last_error: str | None = None  # the last failure's text (a token provider's, say)
     auth: AuthStatus = "none"  # none (no provider), signing_in, signed_in, signed_out
     auth_refresh_at: float | None = None  # when the open connection's token is refreshed
+    role: TabRole = "alone"  # this tab's part in a shared connection (set by the tab layer)
+    tabs: int = 1  # tabs sharing this tab's connection, itself included
 
 
 class Session:

@@ -10,7 +10,7 @@ WHEEL   := build/dist/wsclient-$(VERSION)-py3-none-any.whl
 
 ## demo: install what is missing, then serve the page and the demo backend
 demo: setup
-	$(PY) -m server --host $(HOST) --port $(PORT) --demo
+	$(PY) -m server --host $(HOST) --port $(PORT) --demo --auth
 
 ## test: install what is missing, then run every check (lint, types, unit, server, e2e)
 # Two pytest runs: the server tests use asyncio.run, which fails once pytest-playwright's sync API
@@ -45,7 +45,7 @@ build/svelte/.built: $(wildcard svelte/*.svelte svelte/*.js svelte/lib/*/*.js) s
 ## requirements-dev.txt, so no build isolation)
 wheel: $(WHEEL)
 
-$(WHEEL): .venv/.installed pyproject.toml README.md LICENSE $(wildcard src/wsclient/*.py) src/wsclient/py.typed static/wsclient.js static/transport.js static/api.js static/wsclient.d.ts
+$(WHEEL): .venv/.installed pyproject.toml README.md LICENSE $(wildcard src/wsclient/*.py) src/wsclient/py.typed static/wsclient.js static/transport.js static/api.js static/tabs.js static/wsclient.d.ts
 	rm -rf build/dist
 	$(PY) -m pip wheel . --no-deps --no-build-isolation --disable-pip-version-check --quiet -w build/dist
 	test -f $@
@@ -67,6 +67,7 @@ lint: setup
 	node --check static/wsclient.js
 	node --check static/transport.js
 	node --check static/api.js
+	node --check static/tabs.js
 	node --check tools/compile_svelte.mjs
 	node --check tools/make_snapshot.mjs
 	node --check static/pyodide_snapshot.mjs

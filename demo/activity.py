@@ -7,6 +7,7 @@ without any chart library.
 from __future__ import annotations
 
 import heapq
+import math
 from collections import deque
 from collections.abc import Sequence
 from typing import Final, Generic, Protocol, TypeVar
@@ -216,3 +217,20 @@ class Feed(Generic[M]):
     def kept(self, heartbeats: bool = False) -> int:
         """How many messages the feed could show."""
         return len(self._events) + (len(self._heartbeats) if heartbeats else 0)
+
+
+def auth_text(auth: str, refresh_at: float | None, now: float) -> str:
+    """The dashboard's sign-in line: ``signed in, refresh in 42 s``, ``signing in...``,
+    ``signed out``, or ``no sign-in`` (the page has no token provider)."""
+    if auth == "signed_in":
+        if refresh_at is None:
+            return "signed in"
+        return f"signed in, refresh in {max(0, math.ceil(refresh_at - now))} s"
+    return {"signing_in": "signing in...", "signed_out": "signed out"}.get(auth, "no sign-in")
+
+
+def tabs_text(role: str, tabs: int) -> str:
+    """The dashboard's tab line: this tab's role and how many tabs share the connection."""
+    if role == "alone":
+        return "this tab alone"
+    return f"{role} of {tabs} tab{'s' if tabs != 1 else ''}"

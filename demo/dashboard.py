@@ -38,11 +38,13 @@ from .activity import (
     Feed,
     Rate,
     Timeline,
+    auth_text,
     eta,
     human_size,
     rate_text,
     reconnect_count,
     sparkline,
+    tabs_text,
 )
 
 if TYPE_CHECKING:
@@ -207,6 +209,7 @@ class Dashboard:
         # The activity figures (timeline, sparkline, messages/s, ETA) are drawn only where the
         # page has them: a page without ``#timeline`` pays for none of them.
         self._activity = dom.element_by_id("timeline") is not None
+        self._health: Health | None = None  # the last one, for the sign-in countdown
         self._timeline = Timeline()
         self._feed: Feed[Message] = Feed()
         self._rate = Rate()
@@ -261,6 +264,7 @@ class Dashboard:
         self._received = 0
         self._by_id("rate").textContent = rate_text(self._rate.per_second(now))
         self._draw_timeline(now)
+        self._render_auth(now)
 
     def _on_state(self, state: ConnectionState) -> None:
         """Every change of the connection's state, when it happens (even in a hidden tab)."""
@@ -408,6 +412,15 @@ class Dashboard:
         if health.last_close_code is not None:
             close = f"{health.last_close_code} {health.last_close_reason}".strip()
         self._by_id("last-close").textContent = close
+        self._health = health
+        self._render_auth(self._client.clock())
+        self._by_id("tabs").textContent = tabs_text(health.role, health.tabs)
+
+    def _render_auth(self, now: float) -> None:
+        health = self._health
+        if health is not None:
+            text = auth_text(health.auth, health.auth_refresh_at, now)
+            self._by_id("auth").textContent = text
 
     def _render_dropped(self, dropped: Mapping[str, Any]) -> None:
         total = sum(stats.count for stats in dropped.values())

@@ -94,7 +94,9 @@ async def serve(args: argparse.Namespace) -> None:
     runner, port = await start(app, args.host, args.port)
     host = f"[{args.host}]" if ":" in args.host else args.host
     # One line, flushed: harnesses wait for it and parse the URL (the real port when --port 0).
-    print(f"Serving demo at http://{host}:{port}/", flush=True)
+    # With --auth the address asks the demo page for its token provider (demo/auth.js).
+    query = "?auth=1" if args.auth else ""
+    print(f"Serving demo at http://{host}:{port}/{query}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -313,9 +313,12 @@ def test_first_load_subscribes_the_default_project_and_shows_live_events(
 
 @pytest.fixture
 def demo_url() -> Iterator[str]:
-    """The demo as `make demo` serves it (`python -m server --demo` from the repository), on a
-    free port; yields the page's address."""
-    command = [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", "0", "--demo"]
+    """The demo as `make demo` serves it (`python -m server --demo --auth` from the repository),
+    on a free port; yields the page's address as the server prints it."""
+    command = [
+        *(sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", "0"),
+        *("--demo", "--auth"),
+    ]
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -330,8 +333,9 @@ def demo_url() -> Iterator[str]:
 def test_the_demo_shows_live_events_with_no_user_action(
     page: Page, demo_url: str, page_errors: list[str]
 ) -> None:
-    """`make demo`, then open `/`: connected, subscribed to alpha, live events coming, with
-    nothing clicked or typed and no error on the page."""
+    """`make demo`, then open the address it prints: signed in and connected, subscribed to
+    alpha, live events coming, with nothing clicked or typed and no error on the page."""
+    assert demo_url.endswith("/?auth=1")
     page.goto(demo_url)
     expect(page.locator(STATUS)).to_have_attribute(
         "data-status", "connected", timeout=BOOT_TIMEOUT_MS
@@ -339,6 +343,7 @@ def test_the_demo_shows_live_events_with_no_user_action(
     expect(page.locator("#subscriptions li").first).to_contain_text("alpha")
     expect_live_demo_events(page)
     expect(page.locator("#projects li[data-project=alpha]")).to_be_visible()
+    expect(page.locator("#auth")).to_contain_text("signed in, refresh in")
     assert page_errors == []
 
 

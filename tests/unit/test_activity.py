@@ -8,11 +8,13 @@ from demo.activity import (
     Feed,
     Rate,
     Timeline,
+    auth_text,
     eta,
     human_size,
     rate_text,
     reconnect_count,
     sparkline,
+    tabs_text,
 )
 from wsclient.messages import GenericMessage
 
@@ -192,3 +194,32 @@ def test_the_feed_bounds_what_it_keeps() -> None:
         feed.take(tuple(window))
     assert feed.kept() == 5
     assert [m.fields["n"] for m in feed.shown(50)] == [39, 38, 37, 36, 35]
+
+
+@pytest.mark.parametrize(
+    ("auth", "refresh_at", "now", "text"),
+    [
+        ("signed_in", 142.2, 100.0, "signed in, refresh in 43 s"),
+        ("signed_in", 99.0, 100.0, "signed in, refresh in 0 s"),
+        ("signed_in", None, 100.0, "signed in"),
+        ("signing_in", None, 0.0, "signing in..."),
+        ("signed_out", None, 0.0, "signed out"),
+        ("none", None, 0.0, "no sign-in"),
+    ],
+)
+def test_auth_line_counts_down_to_the_next_refresh(
+    auth: str, refresh_at: float | None, now: float, text: str
+) -> None:
+    assert auth_text(auth, refresh_at, now) == text
+
+
+@pytest.mark.parametrize(
+    ("role", "tabs", "text"),
+    [
+        ("alone", 1, "this tab alone"),
+        ("leader", 3, "leader of 3 tabs"),
+        ("follower", 1, "follower of 1 tab"),
+    ],
+)
+def test_tabs_line_says_the_role_and_how_many_tabs_share(role: str, tabs: int, text: str) -> None:
+    assert tabs_text(role, tabs) == text

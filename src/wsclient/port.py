@@ -252,7 +252,7 @@ def js_token_provider(fn: Any) -> TokenProvider:
 def page_token_provider() -> TokenProvider | None:
     """``window.wsclientAuth``, read once when the client starts (a function, or nothing)."""
     fn = getattr(js.window, "wsclientAuth", None)
-    if fn is None or fn is jsnull or js.typeof(fn) != "function":
+    if fn is None or fn is jsnull or getattr(fn, "typeof", None) != "function":
         return None
     return js_token_provider(fn)
 

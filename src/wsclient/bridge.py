@@ -213,9 +213,7 @@ def expose_client(client: Client, mount_status: Callable[[Any], Callable[[], Non
         "subscribe": subscribe,
         "connect": client.connect,
         "disconnect": client.disconnect,
-        "setAuth": lambda fn: client.set_auth(
-            None if given(fn) is None else js_token_provider(fn)
-        ),
+        "setAuth": lambda fn: client.set_auth(None if given(fn) is None else js_token_provider(fn)),
         "mountStatus": lambda element: once(mount_status(element)),
         "countError": count_error,
         "callbackErrors": callback_errors_now,

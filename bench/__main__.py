@@ -2,7 +2,8 @@
 
 Options: ``--quick`` (fewer frames, reps and cycles: a smoke run), ``--only NAME`` (repeatable:
 throughput, startup, ui, deadlink, memory, recovery, outbox, storage, offsets, storm, profile,
-scale, firstburst, dashflood, dashbefore), ``--reps N`` (repetitions per variant), ``--out PATH``.
+scale, firstburst, dashflood, dashbefore, sharing), ``--reps N`` (repetitions per variant),
+``--out PATH``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,16 @@ if str(ROOT / "src") not in sys.path:
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from . import browser_benches, dash_before, dashboard, startup, storage, throughput, v2  # noqa: E402
+from . import (  # noqa: E402
+    browser_benches,
+    dash_before,
+    dashboard,
+    sharing,
+    startup,
+    storage,
+    throughput,
+    v2,
+)
 from . import reconnect_storm as storm_sim  # noqa: E402
 from .harness import (  # noqa: E402
     BOOT_TIMEOUT_MS,
@@ -49,6 +59,7 @@ NAMES = (
     "firstburst",
     "dashflood",
     "dashbefore",
+    "sharing",
 )
 DEFAULT_OUT = ROOT / "bench" / "results" / "RESULTS.md"
 
@@ -223,6 +234,9 @@ def main(argv: list[str] | None = None, heading: tuple[str, str] | None = None) 
             if "dashbefore" in selected:
                 print("flood: dashboard vs the dashboard before its activity figure", flush=True)
                 sections.append(dash_before.flood(bench))
+            if "sharing" in selected:
+                print("tab sharing: handover, follower cost, bytes on the wire", flush=True)
+                sections.append(sharing.run(bench))
             if bench.outside:
                 sections.append(
                     Section("Requests outside loopback (should be none)", details=bench.outside)

@@ -14,6 +14,8 @@
 //     hooks.sleep()              pagehide with persisted, or freeze: hand over now
 //                                (SharedTab.stop); the page may sleep with its lock otherwise
 //     hooks.wake()               pageshow with persisted, or resume: start again
+//     hooks.unload()             (optional) pagehide without persisted: the page is going away
+//                                for good (a leader hands over before the browser drops it)
 //     env                        globalThis unless a test passes fakes
 //
 //   tabs.lockName                "wsclient:<url>": the leader lock and the channel's name
@@ -70,6 +72,7 @@ export function createTabs(url, tabId, hooks, env = globalThis) {
 
   const onPagehide = (event) => {
     if (event.persisted) hooks.sleep();
+    else hooks.unload?.();
   };
   const onFreeze = () => hooks.sleep();
   const onPageshow = (event) => {

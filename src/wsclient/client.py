@@ -24,10 +24,12 @@ from .core import Health, Session, State
 from .driver import Driver, NoStorage, Port, TokenProvider
 from .messages import MAX_DEPTH, GenericMessage, Message, serialize, too_deep
 from .options import Options
+from .outbound import Outbound
 from .records import replace
 from .router import ConnectionState, EventRouter
 from .stores import Readable, Writable, readonly, report_callback_error, writable
 from .streams import SyncStatus
+from .tabs import Role, SharedTab
 
 if TYPE_CHECKING:
     import asyncio
@@ -94,8 +96,16 @@ class Client:
         port: PortFactory | None = None,
         id_prefix: str | None = None,
         auth: TokenProvider | None = None,
+        share: SharedTab | None = None,
     ) -> None:
+        """``share``: this tab's part in a connection shared by the tabs of the browser
+        (``tabs.py``); its sockets are then links to the leader tab, and only a leader calls
+        ``auth`` (it never crosses to another tab)."""
         options = options if options is not None else Options()
+        self._share = share
+        if share is not None:
+            share.provider = auth
+            auth = None
         self.router = EventRouter(
             max_frame_chars=options.max_frame_size, keep_completed=options.keep_completed
         )
@@ -133,7 +143,14 @@ class Client:
         else:
             make_port = port
         url_ = self.url or ""
-        self.driver = Driver(self.core, lambda driver: make_port(url_, driver), self, provider=auth)
+
+        def page_port(driver: Driver) -> Port:
+            return make_port(url_, driver)
+
+        tab_port = page_port if share is None or self.url is None else share.port(page_port)
+        self.driver = Driver(self.core, tab_port, self, provider=auth)
+        if share is not None:
+            share.on_change = self._publish_health
         if self.url is None:
             self._publish_config_error()
 
@@ -149,14 +166,30 @@ class Client:
 
     # --- commands ----------------------------------------------------------------------------
 
+    @property
+    def share(self) -> SharedTab | None:
+        """This tab's part in a connection shared between tabs, if it shares."""
+        return self._share
+
     def connect(self) -> None:
-        """Connect (or retry now); a client with a bad configuration stays in its error."""
-        if self.url is not None:
-            self.driver.connect()
+        """Connect (or retry now); a client with a bad configuration stays in its error. A tab
+        that shares (re)joins the tabs first."""
+        if self.url is None:
+            return
+        share = self._share
+        if share is not None:
+            if share.role is Role.STOPPED:
+                share.start(True)
+            else:
+                share.connect()
+        self.driver.connect()
 
     def disconnect(self) -> None:
-        """Close with 1000 and stay disconnected until ``connect()``."""
+        """Close with 1000 and stay disconnected until ``connect()``; a tab that shares steps
+        out (a leader hands the connection to another tab)."""
         self.driver.disconnect()
+        if self._share is not None:
+            self._share.stop()
 
     def set_auth(self, provider: TokenProvider | None) -> None:
         """Replace the token provider from its next call on (None: connect without a token).
@@ -167,7 +200,10 @@ class Client:
                 f"set_auth() needs a function returning the token (or None), got "
                 f"{type(provider).__name__}"
             )
-        self.driver.set_auth(provider)
+        if self._share is not None:
+            self._share.set_provider(provider)
+        else:
+            self.driver.set_auth(provider)
 
     def send(self, message: object) -> None:
         """Send a JSON-serializable message; queued while not connected. With a v2 server it
@@ -278,8 +314,17 @@ class Client:
         ``"resync"``: a project whose missed events cannot be recovered)."""
         return self.router.on(type_, callback)
 
+    def adopt(self, entries: list[Outbound]) -> None:
+        """Take over outbox entries a tab that is gone left in storage: queued, or sent at once
+        while connected (``tabs_outbox.py``)."""
+        self.core.restore(entries, self.driver.port.now())
+        self.driver.settle()
+
     def close(self) -> None:
-        """Disconnect and free every browser resource (the page is going away)."""
+        """Disconnect and free every browser resource (the page is going away); a leader tab
+        hands over first."""
+        if self._share is not None:
+            self._share.stop()
         self.driver.close()
 
     # --- driver.Receiver ---------------------------------------------------------------------
@@ -305,6 +350,8 @@ class Client:
     def on_health(self, health: Health) -> None:
         if self.url is None:
             health = replace(health, state=State.ERROR, error=self._config_error)
+        elif self._share is not None:
+            health = self._share.view(health)
         self._health.set(health)
         status: Any = health.state.value
         state = ConnectionState(status, health.attempt, health.error)
@@ -337,6 +384,10 @@ class Client:
     def _publish_config_error(self) -> None:
         self.on_health(self.core.health())
 
+    def _publish_health(self) -> None:
+        """The shared connection, or this tab's role or tab count, changed."""
+        self.on_health(self.core.health())
+
 
 def loads(text: str) -> object:
     """JSON text handed to the client, read without risking the interpreter's stack."""
@@ -352,10 +403,14 @@ def _project_id(project_id: object) -> str:
 
 
 def client_from_page(
-    href: str, port: PortFactory | None = None, auth: TokenProvider | None = None
+    href: str,
+    port: PortFactory | None = None,
+    auth: TokenProvider | None = None,
+    share: Callable[[str, Options], SharedTab | None] | None = None,
 ) -> Client:
     """A client configured from the page's URL (``?ws=`` and the timing options); ``auth``:
-    its token provider, if the server wants one."""
+    its token provider, if the server wants one; ``share(url, options)``: the tab's part in a
+    connection shared between tabs, or None to connect alone."""
     query = query_parameters(href)
     try:
         url = resolve_url(query.get("ws"), href)
@@ -363,4 +418,6 @@ def client_from_page(
     except ConfigError as exc:
         log.error("wsclient: %s", exc)
         return Client(None, config_error=str(exc), port=port)
-    return Client(url, options, port=port, auth=auth)
+    shared = share(url, options) if share is not None else None
+    id_prefix = shared.tab_id if shared is not None else None
+    return Client(url, options, port=port, auth=auth, share=shared, id_prefix=id_prefix)

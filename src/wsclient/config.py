@@ -139,10 +139,21 @@ def options_from_query(query: Mapping[str, str], base: Options | None = None) ->
             changes[name] = int(value)
         else:
             raise ConfigError(f"{name}={raw!r} must be a whole number")
+    changes_: dict[str, object] = dict(changes)
+    if "share" in query:
+        changes_["share"] = share_from_query(query, (base or Options()).share)
     try:
-        return replace(base or Options(), **changes)
+        return replace(base or Options(), **changes_)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{exc} (the page gives durations in milliseconds)") from None
+
+
+def share_from_query(query: Mapping[str, str], default: bool) -> bool:
+    """``?share=0`` (or ``false``/``off``/``no``) turns tab sharing off for this tab, any other
+    value turns it on; without the parameter, ``default`` (docs/protocol.md, "Sharing")."""
+    if "share" not in query:
+        return default
+    return query["share"].strip().lower() not in ("0", "false", "off", "no")
 
 
 #: ``?log=`` values, as ``logging`` levels.

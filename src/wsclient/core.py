@@ -365,10 +365,11 @@ class Session:
         return entry.id
 
     def restore(self, entries: list[Outbound], now: float) -> None:
-        """Take back entries a previous page left in durable storage (before ``connect``), in
-        their order. A request keeps its ``deadline`` (on this clock) if it has one."""
+        """Take over entries a previous page (or a tab that is gone) left in durable storage,
+        in their order: queued, or written at once while the connection is ready. A request
+        keeps its ``deadline`` (on this clock) if it has one."""
         self._advance(now)
-        self._delivery.restore(entries, now)
+        self._delivery.restore(entries, now, self._link)
         self._update_deadline()
 
     def subscribe(self, project_id: str, now: float) -> None:

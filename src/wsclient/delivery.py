@@ -115,8 +115,9 @@ class Delivery:
             self.write(entry, link)
         return True
 
-    def restore(self, entries: list[Outbound], now: float) -> None:
-        """Entries a previous page left in storage, in their order (before any link)."""
+    def restore(self, entries: list[Outbound], now: float, link: Link | None = None) -> None:
+        """Entries a previous page (or a tab that is gone) left in storage, in their order:
+        kept, and written at once if ``link`` is ready."""
         for entry in entries:
             if entry.id in self.outbox:
                 continue
@@ -125,7 +126,7 @@ class Delivery:
             entry.written_on = 0
             if entry.kind == "request" and entry.deadline is None:
                 entry.deadline = now + (entry.timeout or 0.0)
-            self.enqueue(entry, None, persist=False)
+            self.enqueue(entry, link, persist=False)
 
     def flush(self, link: Link) -> None:
         """Write everything not yet written on ``link``, in order."""

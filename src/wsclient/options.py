@@ -41,6 +41,10 @@ class Options(Record):
     keep_completed: int = 200  # completed processes kept in the stores (the oldest go first)
     # First retry window when the server drops an established connection (see backoff.py).
     backoff_after_drop: Seconds = DEFAULT_AFTER_DROP
+    # Share one connection between the tabs of the browser where it can (Web Locks and
+    # BroadcastChannel); the page sets it with ?share=1 / ?share=0 (config.share_from_query).
+    # Off by default until every existing e2e suite passes with it on (docs/protocol.md).
+    share: bool = False
 
     def __post_init__(self) -> None:
         positive = (
@@ -62,6 +66,8 @@ class Options(Record):
             raise ValueError(
                 f"backoff_factor must be between 1 and 100, got {self.backoff_factor!r}"
             )
+        if not isinstance(self.share, bool):
+            raise ValueError(f"share must be True or False, got {self.share!r}")
         for name in ("max_queue", "max_queue_bytes", "max_frame_size", "keep_completed"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):

@@ -13,6 +13,8 @@ is done with it:
 - per socket: three handlers (open, batch of frames, close), destroyed the moment the driver lets
   the socket go (closed by the peer, or by us: we never wait for a dead link's closing handshake);
 - per port: the timer callback and the four window listeners, destroyed by ``dispose``;
+- per ``BrowserTabs`` (tab sharing, ``static/tabs.js``): its timer and drain callbacks and the
+  five hooks ``createTabs`` calls, destroyed by ``close``;
 - per DOM helper (``dom.Ticker``, ``dom.FrameScheduler``, ``dom.listen``): destroyed by their
   ``close``/remover;
 - the page bridge's functions (``bridge.py``) live as long as the page.
@@ -36,9 +38,12 @@ from pyodide.ffi import (  # type: ignore[import-not-found]
 
 from .durable import DurableOutbox
 from .outbound import Outbound
+from .tabs_outbox import Adoption, owner
 
 if TYPE_CHECKING:
     from .driver import Driver, TokenProvider
+    from .tabs import SharedTab
+    from .tabs_hub import ChannelMessage
 
 
 def js_module() -> Any:
@@ -101,11 +106,19 @@ class BrowserPort:
     """The driver's port in the page: WebSockets, one ``setTimeout`` and window events."""
 
     def __init__(
-        self, url: str, driver: Driver, *, clock: Callable[[], float] = time.monotonic
+        self,
+        url: str,
+        driver: Driver,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        owns: Callable[[list[Outbound]], list[Outbound]] | None = None,
     ) -> None:
+        """``owns``: which stored outbox entries this tab takes over on load (a tab that shares
+        takes its own and those of tabs that are gone: ``tabs_outbox.Adoption.mine``)."""
         self.url = url
         self._driver = driver
         self._clock = clock
+        self._owns = owns
         self._open_socket = js_module().openSocket
         self._outbox = _durable_outbox(url)
         self._sockets: dict[int, _Socket] = {}
@@ -164,6 +177,11 @@ class BrowserPort:
         self._outbox.forget(id)
 
     def load(self) -> list[Outbound]:
+        entries = self.stored()
+        return entries if self._owns is None else self._owns(entries)
+
+    def stored(self) -> list[Outbound]:
+        """Every outbox entry stored for this URL, whichever tab queued it, oldest first."""
         return self._outbox.load(self._clock())
 
     def run_async(self, awaitable: Awaitable[object], done: Callable[[bool, object], None]) -> None:
@@ -212,6 +230,137 @@ class BrowserPort:
     def _on_pageshow(self, event: Any) -> None:
         if getattr(event, "persisted", False):  # restored from the back/forward cache
             self._driver.page_visible()
+
+
+def sharing_supported() -> bool:
+    """The browser has what tab sharing needs (Web Locks and ``BroadcastChannel``)."""
+    return bool(js_module().sharingSupported())
+
+
+class BrowserTabs:
+    """``tabs.TabsPlatform`` in the page: ``createTabs`` of static/tabs.js (the leader lock, the
+    channel, the term in ``localStorage``, the tabs' liveness locks), one ``setTimeout`` for the
+    hub, and a microtask for ``SharedTab.drain``.
+
+    Set ``share`` before the first lock grant or message can arrive (it is reported from the
+    next task on). ``on_sleep``/``on_wake``: the page goes into (or out of) the back/forward
+    cache or is frozen; ``on_unload``: the page is going away for good; ``on_tab_left``: a tab
+    said it leaves (its stored outbox entries may be this tab's to take over now)."""
+
+    def __init__(self, url: str, tab_id: str, *, clock: Callable[[], float] = time.monotonic):
+        self.tab_id = tab_id
+        self.share: SharedTab | None = None
+        self.adoption = Adoption(tab_id)
+        self.on_sleep: Callable[[], None] = _nothing
+        self.on_wake: Callable[[], None] = _nothing
+        self.on_unload: Callable[[], None] = _nothing
+        self.on_tab_left: Callable[[], object] = _nothing
+        self._clock = clock
+        self._timer_handle: Any = None
+        self._drain_scheduled = False
+        self._tasks: set[asyncio.Future[None]] = set()
+        self._on_timer = Proxies.create(self._timer_fired)
+        self._on_drain = Proxies.create(self._drain)
+        hooks = {
+            "granted": Proxies.create(self._granted),
+            "message": Proxies.create(self._message),
+            "sleep": Proxies.create(lambda: self.on_sleep()),
+            "wake": Proxies.create(lambda: self.on_wake()),
+            "unload": Proxies.create(lambda: self.on_unload()),
+        }
+        self._hooks = list(hooks.values())
+        self._tabs = js_module().createTabs(
+            url, tab_id, to_js(hooks, dict_converter=js.Object.fromEntries)
+        )
+        self.alive = self._tabs.alive  # a Promise: this tab's liveness lock is held
+
+    # --- tabs.TabsPlatform ------------------------------------------------------------------
+
+    def now(self) -> float:
+        return self._clock()
+
+    def request_lock(self) -> None:
+        self._tabs.requestLeader()
+
+    def release_lock(self) -> None:
+        self._tabs.releaseLeader()
+
+    def post(self, message: ChannelMessage) -> None:
+        self._tabs.post(to_js(message, dict_converter=js.Object.fromEntries))
+
+    def store_term(self, term: int) -> None:
+        self._tabs.storeTerm(term)
+
+    def set_timer(self, delay: float | None) -> None:
+        if self._timer_handle is not None:
+            js.clearTimeout(self._timer_handle)
+            self._timer_handle = None
+        if delay is not None:
+            self._timer_handle = js.setTimeout(self._on_timer, min(delay * 1000.0, 2**31 - 1))
+
+    def wake(self) -> None:
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            js.queueMicrotask(self._on_drain)
+
+    # --- outbox adoption --------------------------------------------------------------------
+
+    def adopt(
+        self, stored: list[Outbound], restore: Callable[[list[Outbound]], None]
+    ) -> list[asyncio.Future[None]]:
+        """Ask whether the tabs that queued ``stored`` entries are gone; hand each gone tab's
+        entries to ``restore`` as soon as its liveness lock is granted to this tab. Returns the
+        questions under way."""
+        asked: list[asyncio.Future[None]] = []
+        for tab in self.adoption.to_probe(entry.id for entry in stored):
+            theirs = [entry for entry in stored if owner(entry.id) == tab]
+            task = asyncio.ensure_future(self._probe(tab, theirs, restore))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            asked.append(task)
+        return asked
+
+    async def _probe(
+        self, tab: str, theirs: list[Outbound], restore: Callable[[list[Outbound]], None]
+    ) -> None:
+        granted = bool(await self._tabs.probeTab(tab))
+        if self.adoption.answered(tab, granted):
+            restore(theirs)
+
+    def close(self) -> None:
+        """Release the locks and the channel, and free the proxies (the page is going away)."""
+        self.set_timer(None)
+        self._tabs.close()
+        Proxies.destroy([self._on_timer, self._on_drain, *self._hooks])
+        self._hooks = []
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _granted(self, stored_term: Any) -> None:
+        if self.share is not None:
+            self.share.lock_granted(int(stored_term))
+
+    def _message(self, data: Any) -> None:
+        message = data.to_py() if hasattr(data, "to_py") else data
+        if self.share is None or not isinstance(message, dict):
+            return
+        self.share.message(message)
+        if message.get("k") in ("gone", "bye"):
+            self.on_tab_left()
+
+    def _timer_fired(self) -> None:
+        self._timer_handle = None
+        if self.share is not None:
+            self.share.timer_fired()
+
+    def _drain(self) -> None:
+        self._drain_scheduled = False
+        if self.share is not None:
+            self.share.drain()
+
+
+def _nothing() -> None:
+    pass
 
 
 def _durable_outbox(url: str) -> DurableOutbox:

@@ -47,7 +47,11 @@ leader    ``frames``                  ``t``, ``links`` ({tab: link}), ``batch`` 
                                       [tab...] or null (every tab)]...])
 leader    ``closed``                  ``t``, ``to``, ``link``, ``code``, ``reason``
 leader    ``tabs`` ``up``             ``t``, ``count`` (tabs)
+leader    ``health``                  ``t``, ``health`` (the shared connection's page-visible
+                                      health; times as seconds from now, never a token)
 tab       ``who`` ``gone``            ``from``
+tab       ``connect``                 ``t``, ``from``: ``connect()`` in that tab (retry now,
+                                      or leave an error state)
 tab       ``open`` ``close``          ``t``, ``from``, ``link``
 tab       ``send``                    ``t``, ``from``, ``link``, ``text``
 ========  ==========================  =======================================================
@@ -61,11 +65,11 @@ from collections.abc import Awaitable, Callable
 from enum import Enum
 from typing import Final, Protocol
 
-from .core import State
-from .driver import Driver, Port
+from .core import Health, State
+from .driver import Driver, Port, TokenProvider
 from .options import Options
 from .outbound import Outbound
-from .records import Record, record
+from .records import Record, record, replace
 from .tabs_hub import CLOSE_LEADER_GONE, LEADER_GONE, ChannelMessage, Hub
 
 logger = logging.getLogger("wsclient")
@@ -318,7 +322,10 @@ class SharedTab:
         self._timer_at: float | None = None
         #: Called after an input that changed ``role`` or ``tabs`` (``health.role``/``tabs``).
         self.on_change: Callable[[], None] | None = None
-        self._shown = (self.roles.role, 1)
+        self._shown: tuple[Role, int, ChannelMessage | None] = (self.roles.role, 1, None)
+        #: The token provider of the connection while this tab leads (it never leaves the tab).
+        self.provider: TokenProvider | None = None
+        self._shared: ChannelMessage | None = None  # the shared connection's health, as posted
 
     # --- composition -------------------------------------------------------------------------
 
@@ -350,6 +357,53 @@ class SharedTab:
             return self.hub.tabs
         return self._tabs if self.roles.role is Role.FOLLOWER else 1
 
+    def view(self, own: Health) -> Health:
+        """What the page shows: the tab's own health, with the shared connection's state,
+        attempts, close, round trip and auth while the tab takes part in it (the tab's own
+        outbox and duplicate counts stay its own); ``role`` and ``tabs`` of this tab."""
+        role = self.roles.role
+        if role is Role.STOPPED or role is Role.ALONE:
+            return replace(own, role="alone", tabs=1)
+        page_role = "leader" if role is Role.LEADER else "follower"
+        shared = self._shared
+        if shared is None or own.state is State.DISCONNECTED:
+            return replace(own, role=page_role, tabs=self.tabs)
+        now = self._platform.now()
+        retry_in = shared["next_retry_in"]
+        refresh_in = shared["auth_refresh_in"]
+        return replace(
+            own,
+            state=State(shared["state"]),
+            attempt=shared["attempt"],
+            next_retry_at=None if retry_in is None else now + retry_in,
+            last_close_code=shared["last_close_code"],
+            last_close_reason=shared["last_close_reason"],
+            error=shared["error"],
+            rtt=shared["rtt"],
+            offline=shared["offline"],
+            protocol=shared["protocol"],
+            rtt_samples=shared["rtt_samples"],
+            last_error=shared["last_error"],
+            auth=shared["auth"],
+            auth_refresh_at=None if refresh_in is None else now + refresh_in,
+            role=page_role,
+            tabs=self.tabs,
+        )
+
+    def connect(self) -> None:
+        """``connect()`` in this tab: the shared connection retries now (or leaves its error
+        state), as a tab's own would."""
+        if self.hub is not None:
+            self.hub.wire.connect()
+        elif self.roles.role is Role.FOLLOWER:
+            self._post_up({"k": "connect"})
+
+    def set_provider(self, provider: TokenProvider | None) -> None:
+        """The token provider from its next call on (used while this tab leads)."""
+        self.provider = provider
+        if self.hub is not None:
+            self.hub.wire.set_auth(provider)
+
     # --- inputs --------------------------------------------------------------------------------
 
     def start(self, shared: bool) -> None:
@@ -362,6 +416,8 @@ class SharedTab:
         over first."""
         self._run(self.roles.stop())
         self._tabs = 1
+        self._shared = None
+        self._arm()
 
     def lock_granted(self, stored_term: int) -> None:
         self._run(self.roles.granted(stored_term))
@@ -391,7 +447,7 @@ class SharedTab:
                 self._run(
                     roles.announced(term, leader) if kind == "leader" else roles.left(term, leader)
                 )
-        elif kind in ("who", "open", "send", "close", "gone"):
+        elif kind in ("who", "open", "send", "close", "gone", "connect"):
             self._from_tab(kind, message)
         elif self.roles.current(term):
             self._from_leader(kind, message)
@@ -471,7 +527,9 @@ class SharedTab:
 
     def _lead(self, term: int) -> None:
         hub = Hub(self._options, term, self._platform.post, self.tab_id, self)
+        hub.on_wire_health = self._wire_health
         self.hub = hub
+        self._shared = None
         wire = self._make_wire(hub)
         hub.attach(wire)
         self._leader_changed()
@@ -479,9 +537,26 @@ class SharedTab:
 
     def _resign(self) -> None:
         hub, self.hub = self.hub, None
+        self._shared = None
         if hub is not None:
+            hub.on_wire_health = None
             hub.wire.close()
             hub.shut()
+
+    def _wire_health(self, health: Health) -> None:
+        """The leader's wire changed: the page of every tab shows it; the leader's own tab, if it
+        waits for a retry, retries as soon as the wire is usable (the others hear ``up``)."""
+        shared = _shared_health(health, self._platform.now())
+        was_usable = self._shared is not None and self._shared["usable"]
+        self._shared = shared
+        hub = self.hub
+        if hub is not None:
+            hub.post({"k": "health", "health": shared})
+        if shared["usable"] and not was_usable:
+            self._mail.append(self._retry_now)
+            self._platform.wake()
+        self._mail.append(self._arm)
+        self._platform.wake()
 
     def _orphaned(self) -> None:
         """The leader left: the link to it is gone; the next one is asked of the next leader."""
@@ -565,6 +640,10 @@ class SharedTab:
                 self._tabs = count
         elif kind == "up":
             self._retry_now()
+        elif kind == "health":
+            health = message.get("health")
+            if isinstance(health, dict):
+                self._shared = health
 
     def _from_tab(self, kind: object, message: ChannelMessage) -> None:
         hub = self.hub
@@ -573,6 +652,8 @@ class SharedTab:
             return
         if kind == "who":
             self._platform.post({"k": "leader", "t": hub.term, "leader": self.tab_id})
+            if self._shared is not None:
+                hub.post({"k": "health", "health": self._shared})
         elif kind == "gone":
             hub.tab_gone(tab)
         elif message.get("t") != hub.term:
@@ -583,6 +664,8 @@ class SharedTab:
                 message.get("t"),
                 hub.term,
             )
+        elif kind == "connect":
+            hub.wire.connect()
         elif kind == "open":
             hub.open(tab, int(message["link"]))
         elif kind == "send":
@@ -593,7 +676,7 @@ class SharedTab:
     def _arm(self) -> None:
         """After every input: re-arm the hub's timer if its deadline moved; tell ``on_change``
         if the role or the tab count did."""
-        shown = (self.roles.role, self.tabs)
+        shown = (self.roles.role, self.tabs, self._shared)
         if shown != self._shown:
             self._shown = shown
             if self.on_change is not None:
@@ -603,6 +686,28 @@ class SharedTab:
             self._timer_at = deadline
             now = self._platform.now()
             self._platform.set_timer(None if deadline is None else max(0.0, deadline - now))
+
+
+def _shared_health(health: Health, now: float) -> ChannelMessage:
+    """The page-visible part of the wire's health, as a channel message (times relative)."""
+    retry_at = health.next_retry_at
+    refresh_at = health.auth_refresh_at
+    return {
+        "state": health.state.value,
+        "usable": health.state is State.CONNECTED and health.protocol != 0,
+        "attempt": health.attempt,
+        "next_retry_in": None if retry_at is None else max(0.0, retry_at - now),
+        "last_close_code": health.last_close_code,
+        "last_close_reason": health.last_close_reason,
+        "error": health.error,
+        "rtt": health.rtt,
+        "offline": health.offline,
+        "protocol": health.protocol,
+        "rtt_samples": health.rtt_samples,
+        "last_error": health.last_error,
+        "auth": health.auth,
+        "auth_refresh_in": None if refresh_at is None else max(0.0, refresh_at - now),
+    }
 
 
 class TabPort:

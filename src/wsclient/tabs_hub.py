@@ -133,6 +133,12 @@ class Hub:
         self._remembered: set[str] = set()  # tabs whose links the last wire loss closed
         self._batch: list[tuple[str, list[str] | None]] = []
         self._last_count = 0
+        #: project -> the top offset of the last recovered reply on this wire socket: an event at
+        #: or below it that a tab already has is a replay asked for another tab (not sent to it);
+        #: above it, the server sent that offset twice (sent, so that the tab counts it).
+        self._replayed: dict[str, int] = {}
+        #: Told of every health of the wire (the page shows the shared connection's state).
+        self.on_wire_health: Callable[[Health], None] | None = None
 
     def attach(self, wire: Driver) -> None:
         """The driver of the real connection (made with this hub as its receiver)."""
@@ -267,11 +273,13 @@ class Hub:
         if remote:
             links = {t: lk.id for t, lk in self._links.items() if lk.open and t != local}
             if links:
-                self._post({"k": "frames", "links": links, "batch": remote})
+                self.post({"k": "frames", "links": links, "batch": remote})
 
     def on_health(self, health: Health) -> None:
         if self._wire is None:
             return  # the wire driver's first health, before ``attach``
+        if self.on_wire_health is not None:
+            self.on_wire_health(health)
         usable = health.state is State.CONNECTED and health.protocol != 0
         socket = self._wire.core.socket_id
         if usable and socket != self._socket:
@@ -295,6 +303,7 @@ class Hub:
         self._protocol = protocol
         self._on_wire.clear()
         self._replies.clear()
+        self._replayed.clear()
         now = self.wire.port.now()
         self._gather = {}
         self._gather_until = now + self._options.pong_timeout / 2
@@ -302,7 +311,7 @@ class Hub:
         self._answered = set()
         self._remembered = set()
         logger.info("shared connection usable: opening %d tab link(s)", len(self._links))
-        self._post({"k": "up"})
+        self.post({"k": "up"})
         for link in list(self._links.values()):
             if not link.open:
                 self._open(link)
@@ -313,6 +322,10 @@ class Hub:
         reason = health.last_close_reason
         if code is None or code == 1000:
             code, reason = CLOSE_LEADER_GONE, LEADER_GONE
+        elif is_fatal_close(code) and health.state is not State.ERROR:
+            # The wire retries (a first 4401 asks the provider again): the tabs must too. Only
+            # the leader's core knows the auth rules; the tabs' cores have no provider.
+            code, reason = CLOSE_LEADER_GONE, reason or LEADER_GONE
         elif not is_fatal_close(code) and not reason:
             reason = "the shared connection was lost"
         self._socket = None
@@ -339,13 +352,13 @@ class Hub:
         if link.tab == self._local_tab:
             self._local.link_opened(link.id, hello)
         else:
-            self._post({"k": "opened", "to": link.tab, "link": link.id, "hello": hello})
+            self.post({"k": "opened", "to": link.tab, "link": link.id, "hello": hello})
 
     def _close_link(self, link: _Link, code: int, reason: str) -> None:
         if link.tab == self._local_tab:
             self._local.link_closed(link.id, code, reason)
         else:
-            self._post(
+            self.post(
                 {"k": "closed", "to": link.tab, "link": link.id, "code": code, "reason": reason}
             )
 
@@ -362,9 +375,10 @@ class Hub:
             self._local.link_frames(link.id, texts)
         else:
             batch = [[text, [link.tab]] for text in texts]
-            self._post({"k": "frames", "links": {link.tab: link.id}, "batch": batch})
+            self.post({"k": "frames", "links": {link.tab: link.id}, "batch": batch})
 
-    def _post(self, message: ChannelMessage) -> None:
+    def post(self, message: ChannelMessage) -> None:
+        """Post ``message`` to the other tabs, tagged with this hub's term."""
         message["t"] = self.term
         self._post_raw(message)
 
@@ -372,7 +386,7 @@ class Hub:
         count = self.tabs
         if count != self._last_count:
             self._last_count = count
-            self._post({"k": "tabs", "count": count})
+            self.post({"k": "tabs", "count": count})
 
     # --- subscriptions --------------------------------------------------------------------------
 
@@ -445,9 +459,13 @@ class Hub:
                 sub = link.subs[project_id]
                 if offset is None:
                     tabs.append(link.tab)
-                elif sub.state == "live" and (sub.mark is None or offset > sub.mark):
+                elif sub.state != "live":
+                    continue
+                elif sub.mark is None or offset > sub.mark:
                     sub.mark = offset
                     tabs.append(link.tab)
+                elif offset > self._replayed.get(project_id, -1):
+                    tabs.append(link.tab)  # the server sent it twice: the tab counts it
             self._out(text, tabs)
         elif role == "":
             project = _project_of(message)
@@ -476,6 +494,9 @@ class Hub:
     def _route_reply(self, message: Message, text: str) -> None:
         project_id: str = message.project_id  # type: ignore[union-attr]
         recovered: bool = message.recovered  # type: ignore[union-attr]
+        if recovered:
+            top: int = message.offset  # type: ignore[union-attr,assignment]
+            self._replayed[project_id] = max(top, self._replayed.get(project_id, -1))
         queue = self._replies.get(project_id)
         group = queue.popleft() if queue else []
         tabs = []

@@ -82,12 +82,12 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 #: The JavaScript half and its types, copied from static/ into the wheel's package.
-JS_FILES = ("wsclient.js", "transport.js", "api.js", "wsclient.d.ts")
+JS_FILES = ("wsclient.js", "transport.js", "api.js", "tabs.js", "wsclient.d.ts")
 
 
 def test_wheel_holds_the_client_package_only(wheel: Path) -> None:
     """wsclient/*.py, py.typed and the JS face (copies of static/: the entry module, the
-    transport, the page API and the d.ts) plus metadata; no demo module."""
+    transport, the page API, tab sharing and the d.ts) plus metadata; no demo module."""
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
         copies = {name: zf.read(f"wsclient/{name}") for name in JS_FILES}
@@ -152,6 +152,6 @@ def test_a_pyscript_app_runs_the_client_from_the_wheel(
     assert not info["file"].startswith("/src"), info
     assert info["file"].endswith("/wsclient/__init__.py"), info
     mine = [u.removeprefix(user_app) for u in requested if u.startswith(user_app)]
-    assert WHEEL_NAME in mine and {"wsclient.js", "transport.js", "api.js"} <= set(mine)
+    assert WHEEL_NAME in mine and {"wsclient.js", "transport.js", "api.js", "tabs.js"} <= set(mine)
     assert not any(u.startswith(("src/", "static/")) for u in mine), mine
     assert page_errors == []

@@ -86,12 +86,13 @@ function fakeBrowser() {
         removeEventListener: (type) => listeners.delete(type),
       },
     };
-    const seen = { granted: [], messages: [], sleeps: 0, wakes: 0 };
+    const seen = { granted: [], messages: [], sleeps: 0, wakes: 0, unloads: 0 };
     const hooks = {
       granted: (term) => seen.granted.push(term),
       message: (m) => seen.messages.push(m),
       sleep: () => seen.sleeps++,
       wake: () => seen.wakes++,
+      unload: () => seen.unloads++,
     };
     const tabs = createTabs("ws://server/ws", id, hooks, env);
     const fire = (type, event = {}) => listeners.get(type)?.(event);
@@ -169,7 +170,8 @@ test("pagehide with persisted and freeze hand over; pageshow and resume come bac
   const browser = fakeBrowser();
   const a = browser.tab("a");
   a.fire("pagehide", { persisted: false });
-  assert.equal(a.seen.sleeps, 0, "a real unload releases the locks by itself");
+  assert.equal(a.seen.sleeps, 0, "a real unload is no sleep");
+  assert.equal(a.seen.unloads, 1, "a real unload lets the leader hand over first");
   a.fire("pagehide", { persisted: true });
   a.fire("freeze");
   assert.equal(a.seen.sleeps, 2);

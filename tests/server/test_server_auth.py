@@ -470,7 +470,9 @@ def test_cli_with_auth_serves_tokens_and_never_prints_one(static_root: Path) -> 
     )
     try:
         assert proc.stdout is not None
-        url = proc.stdout.readline().strip().split(" at ", 1)[1]
+        address = proc.stdout.readline().strip().split(" at ", 1)[1]
+        assert address.endswith("/?auth=1")  # the demo page's provider is on at that address
+        url = address.removesuffix("?auth=1")
 
         async def main() -> str:
             async with aiohttp.ClientSession() as s:

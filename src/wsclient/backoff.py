@@ -87,3 +87,58 @@ def reconnect_delay(
     if not 0.0 <= draw <= 1.0:
         raise ValueError(f"the random source must return a float in [0, 1], got {draw!r}")
     return draw * backoff_window(attempt, initial=initial, factor=factor, cap=cap)
+
+
+class Ladder:
+    """The retry ladder of one connection: which attempt comes next and when.
+
+    A failure on our side starts it at ``initial``; the far side dropping a connection that had
+    been up for a while (``established``) starts it at ``after_drop`` (the herd protection);
+    a connection that dies young does not reset it, so each such failure climbs one rung.
+    """
+
+    __slots__ = ("after_drop", "at", "attempt", "cap", "factor", "initial", "random", "start")
+
+    def __init__(
+        self,
+        random: Callable[[], float],
+        *,
+        initial: float = DEFAULT_INITIAL,
+        factor: float = DEFAULT_FACTOR,
+        cap: float = DEFAULT_MAX,
+        after_drop: float = DEFAULT_AFTER_DROP,
+    ) -> None:
+        self.random = random
+        self.initial, self.factor, self.cap, self.after_drop = initial, factor, cap, after_drop
+        self.attempt = 0  # the attempt waited for or made (0: none failed since the last reset)
+        self.start = initial  # the first rung of the current climb
+        self.at: float | None = None  # when the next attempt opens, if one is scheduled
+
+    def reset(self) -> None:
+        self.attempt = 0
+        self.start = self.initial
+        self.at = None
+
+    def failed(self, *, established: bool, dropped_by_peer: bool) -> None:
+        """An attempt failed or a connection was lost: count the next attempt."""
+        if established or self.attempt == 0:
+            self.attempt = 1
+            self.start = self.after_drop if established and dropped_by_peer else self.initial
+        else:
+            self.attempt += 1
+
+    def delay(self, attempt: int, initial: float | None = None) -> float:
+        """A jittered delay for ``attempt`` from ``initial`` (default: the current climb's)."""
+        return reconnect_delay(
+            attempt,
+            self.random,
+            initial=self.start if initial is None else initial,
+            factor=self.factor,
+            cap=self.cap,
+        )
+
+    def schedule(self, now: float) -> float:
+        """Plan the counted attempt: returns the delay (``at`` is set)."""
+        delay = self.delay(self.attempt)
+        self.at = now + delay
+        return delay

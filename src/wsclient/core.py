@@ -62,7 +62,7 @@ from typing import Final, Literal, TypeAlias, cast
 
 from .actions import Action, CloseSocket, Resync
 from .auth import CLOSE_UNAUTHORIZED, NOT_SIGNED_IN, Authenticator, AuthStatus, Outcome
-from .backoff import reconnect_delay
+from .backoff import Ladder
 from .delivery import Delivery
 from .envelope import (
     AckFrame,
@@ -200,9 +200,13 @@ class Session:
         self._link: Link | None = None  # the current attempt: token, socket, open link
         self._dropped: Link | None = None  # the last socket let go, until ``unsent``
         self._pings = itertools.count(1)  # ping ids, across sockets
-        self._attempt = 0
-        self._ladder_start = options.backoff_initial
-        self._retry_at: float | None = None
+        self._ladder = Ladder(
+            self._random,
+            initial=options.backoff_initial,
+            factor=options.backoff_factor,
+            cap=options.backoff_max,
+            after_drop=options.backoff_after_drop,
+        )
         self._offline = False
         self._hidden = False
         prefix = id_prefix or f"{int(self._random() * 2**52):013x}"
@@ -212,7 +216,7 @@ class Session:
             auth,
             self._actions,
             self._random,
-            lambda attempt: self._delay(attempt, options.backoff_initial),
+            lambda attempt: self._ladder.delay(attempt, options.backoff_initial),
         )
         self._last_close_code: int | None = None
         self._last_close_reason = ""
@@ -271,8 +275,8 @@ class Session:
         outbox = self._delivery.outbox
         return Health(
             state=self._state,
-            attempt=self._attempt if self._state is State.RECONNECTING else 0,
-            next_retry_at=self._retry_at if waiting else None,
+            attempt=self._ladder.attempt if self._state is State.RECONNECTING else 0,
+            next_retry_at=self._ladder.at if waiting else None,
             last_close_code=self._last_close_code,
             last_close_reason=self._last_close_reason,
             error=self._error,
@@ -307,8 +311,7 @@ class Session:
         if self._state in (State.DISCONNECTED, State.ERROR):
             self._transition(_Event.CONNECT)
             self._error = None
-            self._attempt = 0
-            self._ladder_start = self._options.backoff_initial
+            self._ladder.reset()
             self._auth.memory.waiting = False
             self._auth.memory.socket_ended_otherwise()
             self._start_attempt(now)
@@ -325,8 +328,7 @@ class Session:
         self._transition(_Event.DISCONNECT)
         if self._link is not None:
             self._close_current(CLOSE_NORMAL, "client disconnect")
-        self._retry_at = None
-        self._attempt = 0
+        self._ladder.reset()
         self._update_deadline()
 
     def set_auth(self, enabled: bool, now: float) -> None:
@@ -601,9 +603,10 @@ class Session:
     def _start_attempt(self, now: float) -> None:
         """A new attempt: ask for a token first when a provider is set, else open a socket."""
         self._last_socket_id += 1
-        self._retry_at = None
+        self._ladder.at = None
         self._link = Link(self._last_socket_id, now, self._actions, self._pings)
-        self._auth.begin(self._link, self._attempt if self._state is State.RECONNECTING else 0)
+        attempt = self._ladder.attempt if self._state is State.RECONNECTING else 0
+        self._auth.begin(self._link, attempt)
 
     def _usable(self, link: Link, now: float) -> None:
         """Open (and authenticated): CONNECTED. Subscribe every project, time the round trip;
@@ -631,15 +634,13 @@ class Session:
         self._transition(_Event.REJECTED)
         self._error = NOT_SIGNED_IN
         self._auth.memory.signed_out()
-        self._retry_at = None
-        self._attempt = 0
+        self._ladder.reset()
         logger.warning("the token provider says signed out: waiting for setAuth or connect")
 
     def _rejected(self, code: int, reason: str) -> None:
         self._transition(_Event.REJECTED)
         self._error = reason or f"closed with code {code}"
-        self._attempt = 0
-        self._retry_at = None
+        self._ladder.reset()
         logger.warning("server refused the connection (%d %s): not retrying", code, reason)
 
     def _close_current(self, code: int, reason: str) -> None:
@@ -668,31 +669,15 @@ class Session:
         established = link.usable and now - link.opened_at >= self._options.min_uptime
         suspected_here = self._offline or link.suspected
         self._transition(_Event.LOST)
-        if established or self._attempt == 0:
-            self._attempt = 1
-            if established and far_side and not suspected_here:
-                self._ladder_start = self._options.backoff_after_drop
-            else:
-                self._ladder_start = self._options.backoff_initial
-        else:
-            self._attempt += 1
+        self._ladder.failed(
+            established=established, dropped_by_peer=far_side and not suspected_here
+        )
 
     def _lost(self, link: Link, now: float, *, far_side: bool) -> None:
         """The current attempt is over (its socket closed or told to close): plan the next."""
         self._count_attempt(link, now, far_side=far_side)
-        delay = self._delay(self._attempt, self._ladder_start)
-        self._retry_at = now + delay
-        logger.info("reconnect attempt %d in %.3f s", self._attempt, delay)
-
-    def _delay(self, attempt: int, initial: float) -> float:
-        options = self._options
-        return reconnect_delay(
-            attempt,
-            self._random,
-            initial=initial,
-            factor=options.backoff_factor,
-            cap=options.backoff_max,
-        )
+        delay = self._ladder.schedule(now)
+        logger.info("reconnect attempt %d in %.3f s", self._ladder.attempt, delay)
 
     def _retry(self, now: float) -> None:
         self._transition(_Event.RETRY)
@@ -703,7 +688,7 @@ class Session:
         if link is not None:
             deadline: float | None = link.deadline(self._options)
         else:
-            deadline = self._retry_at if self._state is State.RECONNECTING else None
+            deadline = self._ladder.at if self._state is State.RECONNECTING else None
         for other in (self._streams.reply_deadline, self._delivery.next_deadline()):
             if other is not None and (deadline is None or other < deadline):
                 deadline = other
@@ -717,7 +702,8 @@ class Session:
                 self._actions.append(Resync(project_id))
         link = self._link
         if link is None:
-            if self._retry_at is not None and self._retry_at <= now and self._waiting():
+            at = self._ladder.at
+            if at is not None and at <= now and self._waiting():
                 self._retry(now)
             return
         options = self._options

@@ -20,8 +20,9 @@ from pyodide.ffi import JsProxy, jsnull  # type: ignore[import-not-found]
 
 from .client import DEFAULT_REQUEST_TIMEOUT
 from .core import Health
+from .delivery import too_large
 from .messages import MAX_DEPTH, to_wire, too_deep
-from .port import Proxies, js_module, js_token_provider, live_proxy_count, once
+from .port import MAX_TIMER_MS, Proxies, js_module, js_token_provider, live_proxy_count, once
 from .records import Record
 from .stores import Readable, callback_errors, get, report_callback_error, subscriber_count
 
@@ -75,24 +76,11 @@ def _finite(value: object) -> object:
     return value
 
 
-#: The longest delay ``setTimeout`` keeps (a longer one fires at once): the longest request
-#: timeout the page API takes.
-MAX_TIMER_MS: int = 2**31 - 1
-
-
 def _flat(text: str) -> str:
     """``text`` if it nests no deeper than ``MAX_DEPTH``; else a TypeError (JS throws it as one)."""
     if len(text) > MAX_DEPTH and too_deep(text):
         raise TypeError(f"expected arrays and objects nested at most {MAX_DEPTH} levels deep")
     return text
-
-
-def too_large(size: int, limit: int) -> str:
-    """What a message of ``size`` UTF-8 bytes over ``max_queue_bytes`` (``limit``) is told."""
-    return (
-        f"a message of {size} bytes is larger than max_queue_bytes ({limit}): "
-        "send it in parts, or raise max_queue_bytes"
-    )
 
 
 #: A numeral that JS's JSON.parse reads as Infinity (anything above ~1.8e308 does).

@@ -37,6 +37,15 @@ from .outbound import Outbound, Outbox, QueueFull
 logger = logging.getLogger("wsclient")
 
 
+def too_large(size: int, limit: int) -> str:
+    """What a message of ``size`` UTF-8 bytes over ``max_queue_bytes`` (``limit``) is told
+    (the page API says the same before the text crosses into Python)."""
+    return (
+        f"a message of {size} bytes is larger than max_queue_bytes ({limit}): "
+        "send it in parts, or raise max_queue_bytes"
+    )
+
+
 class AfterWrite(Enum):
     KEEP = "kept until acknowledged"
     FORGET = "sent once"
@@ -81,10 +90,7 @@ class Delivery:
         size = len(text.encode())
         limit = self.outbox.max_bytes
         if size > limit:
-            raise ValueError(
-                f"a message of {size} bytes is larger than max_queue_bytes ({limit}): "
-                "send it in parts, or raise max_queue_bytes"
-            )
+            raise ValueError(too_large(size, limit))
         self._seq += 1
         return Outbound(
             f"{self.id_prefix}-{self._seq}",

@@ -46,6 +46,11 @@ if TYPE_CHECKING:
     from .tabs_hub import ChannelMessage
 
 
+#: The longest delay ``setTimeout`` keeps (browsers fire a longer one at once): the timer is
+#: re-armed for long waits, and it bounds the page API's request timeouts.
+MAX_TIMER_MS: int = 2**31 - 1
+
+
 def js_module() -> Any:
     """static/wsclient.js, which pyscript.toml registers as ``wsclient_js``."""
     try:
@@ -168,7 +173,7 @@ class BrowserPort:
             self._timer_handle = None
         if delay is not None:
             # Browsers fire a timeout over 2**31 - 1 ms at once; the core re-arms a long wait.
-            self._timer_handle = js.setTimeout(self._on_timer, min(delay * 1000.0, 2**31 - 1))
+            self._timer_handle = js.setTimeout(self._on_timer, min(delay * 1000.0, MAX_TIMER_MS))
 
     def save(self, entry: Outbound) -> None:
         self._outbox.save(entry, self._clock())
@@ -296,7 +301,7 @@ class BrowserTabs:
             js.clearTimeout(self._timer_handle)
             self._timer_handle = None
         if delay is not None:
-            self._timer_handle = js.setTimeout(self._on_timer, min(delay * 1000.0, 2**31 - 1))
+            self._timer_handle = js.setTimeout(self._on_timer, min(delay * 1000.0, MAX_TIMER_MS))
 
     def wake(self) -> None:
         if not self._drain_scheduled:

@@ -33,8 +33,9 @@ const files = readdirSync(srcDir).filter((f) => f.endsWith(".py")).sort();
 const sources = files.map((f) => [f, readFileSync(join(srcDir, f))]);
 
 // The package's modules that import without a page (no js.document, no pyscript, no proxies kept
-// at import time): all but the browser adapter, which loads from [files] at boot.
-const PAGE_ONLY = new Set(["port", "dom", "bridge", "ui"]);
+// at import time): all but the browser adapter, which loads from [files] at boot, and tab sharing
+// (imported only by a page that shares): every module imported here is download size.
+const PAGE_ONLY = new Set(["port", "dom", "bridge", "ui", "tabs", "tabs_hub", "tabs_outbox"]);
 const PACKAGE = ["wsclient", ...files.map((f) => f.slice(0, -3))
   .filter((m) => m !== "__init__" && !PAGE_ONLY.has(m)).map((m) => `wsclient.${m}`)];
 // sys.modules of the booted page minus page-only modules (js, pyodide_js, polyscript, _pyscript,
@@ -80,7 +81,7 @@ const manifest = {
 mkdirSync(out, { recursive: true });
 // Write next to, then rename: a page never reads a half-written snapshot.
 const put = (name, data) => { writeFileSync(join(out, name + ".tmp"), data); renameSync(join(out, name + ".tmp"), join(out, name)); };
-const gz = gzipSync(snap, { level: 6 });
+const gz = gzipSync(snap, { level: 9 });
 put("pyodide.snapshot", snap);
 put("pyodide.snapshot.gz", gz);
 put("pyodide.snapshot.json", JSON.stringify(manifest, null, 2) + "\n");  // last: it validates the rest

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import urllib.parse
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Browser, Page, Route, expect
 
 from server import ServerThread
 from tests.chromium import LOOPBACK
+
+ROOT = Path(__file__).resolve().parents[2]
 
 STATUS = "[data-ws-status] .connection-status"
 MANIFEST = "**/build/snapshot/pyodide.snapshot.json"
@@ -33,7 +36,7 @@ def queued_request_prefix(page: Page) -> str:
 def test_a_repeat_visit_boots_from_the_snapshot(browser: Browser, server: ServerThread) -> None:
     """Visit 1: normal boot, then the snapshot is fetched for later. Visits 2 and 3: booted from
     it, connected, each with its own random state (not the one frozen in the snapshot)."""
-    context = browser.new_context()  # no request routing: routing would disable the HTTP cache
+    context = browser.new_context()  # no request routing (it would disable the HTTP cache)
     outside: list[str] = []
     context.on(
         "request",

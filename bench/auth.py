@@ -9,8 +9,8 @@
 - ``refresh``: the same page under a paced flood of 10,000 frames/s for 12 s. With tokens of
   10 s the client refreshes on the open socket once or twice during the flood (else the server
   closes it: an expired token is a 4401, and frames in flight are lost). Counted: frames
-  received of those sent (none may be lost), the longest gap between two frames the page's listener saw (a refresh must not stall
-  delivery), against the same flood without auth.
+  received of those sent (none may be lost), the longest gap between two frames the page's
+  listener saw (a refresh must not stall delivery), against the same flood without auth.
 
 ``python -m bench.auth [--reps N]`` prints the table; ``python -m bench --only auth`` runs it
 with the others.

@@ -454,8 +454,12 @@ class Hub:
         if role == "event":
             project_id: str = message.project_id  # type: ignore[union-attr]
             offset: int | None = message.offset  # type: ignore[union-attr]
+            holders = self._holders(project_id)
+            if not holders:
+                self._out(text, None)  # no tab holds it: every tab gets it, as one alone would
+                return
             tabs = []
-            for link in self._holders(project_id):
+            for link in holders:
                 sub = link.subs[project_id]
                 if offset is None:
                     tabs.append(link.tab)
@@ -469,7 +473,8 @@ class Hub:
             self._out(text, tabs)
         elif role == "":
             project = _project_of(message)
-            self._out(text, None if project is None else [lk.tab for lk in self._holders(project)])
+            holders = [] if project is None else self._holders(project)
+            self._out(text, [lk.tab for lk in holders] if holders else None)
         elif role == "subscribed":
             self._route_reply(message, text)
         elif role == "snapshot":

@@ -64,6 +64,21 @@ def test_each_tab_gets_its_own_projects_and_every_message_without_one() -> None:
     assert all(t.types().count("notice") == 1 for t in (a, b, c))
 
 
+def test_a_message_of_a_project_no_tab_holds_reaches_every_tab() -> None:
+    """A project message nobody subscribed to (a server that pushes unasked) reaches every tab,
+    as it reaches a tab alone; one of a held project still goes only to its holders."""
+    world = World()
+    a, b = world.open_tabs("a", "b")
+    a.subscribe("alpha")
+    world.advance(0.0)
+    world.server.broadcast({"type": "project.updated", "project_id": "p1", "data": {}})
+    world.server.broadcast({"type": "chat.message", "project_id": "p2", "text": "hi"})
+    world.server.broadcast({"type": "chat.message", "project_id": "alpha", "text": "hi"})
+    world.advance(0.0)
+    assert a.types().count("project.updated") == b.types().count("project.updated") == 1
+    assert [t.types().count("chat.message") for t in (a, b)] == [2, 1]
+
+
 def test_the_wire_sees_subscribe_once_and_unsubscribe_after_the_last_tab() -> None:
     """Ref-counted across tabs: a later tab's subscribe gets the current state; unsubscribe goes
     out only when the last tab lets go."""

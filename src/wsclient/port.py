@@ -107,6 +107,34 @@ class _Socket:
         self.proxies = []
 
 
+class _Timer:
+    """One re-armable ``setTimeout`` and the proxy it calls (destroyed by ``close``)."""
+
+    __slots__ = ("_fn", "_handle", "_proxy")
+
+    def __init__(self, fn: Callable[[], None]) -> None:
+        self._fn = fn
+        self._handle: Any = None
+        self._proxy = Proxies.create(self._fired)
+
+    def set(self, delay: float | None) -> None:
+        """Replace the pending call (None: cancel it). Browsers fire a delay over
+        ``MAX_TIMER_MS`` at once, so a longer wait is cut there (the caller re-arms)."""
+        if self._handle is not None:
+            js.clearTimeout(self._handle)
+            self._handle = None
+        if delay is not None:
+            self._handle = js.setTimeout(self._proxy, min(delay * 1000.0, MAX_TIMER_MS))
+
+    def close(self) -> None:
+        self.set(None)
+        Proxies.destroy([self._proxy])
+
+    def _fired(self) -> None:
+        self._handle = None
+        self._fn()
+
+
 class BrowserPort:
     """The driver's port in the page: WebSockets, one ``setTimeout`` and window events."""
 
@@ -127,9 +155,8 @@ class BrowserPort:
         self._open_socket = js_module().openSocket
         self._outbox = _durable_outbox(url)
         self._sockets: dict[int, _Socket] = {}
-        self._timer_handle: Any = None
         self._tasks: set[asyncio.Future[None]] = set()  # token answers under way
-        self._on_timer = Proxies.create(self._timer_fired)
+        self._timer = _Timer(driver.timer_fired)
         self._window_listeners = [
             ("online", Proxies.create(lambda _e: driver.went_online())),
             ("offline", Proxies.create(lambda _e: driver.went_offline())),
@@ -168,12 +195,7 @@ class BrowserPort:
         return unsent
 
     def set_timer(self, delay: float | None) -> None:
-        if self._timer_handle is not None:
-            js.clearTimeout(self._timer_handle)
-            self._timer_handle = None
-        if delay is not None:
-            # Browsers fire a timeout over 2**31 - 1 ms at once; the core re-arms a long wait.
-            self._timer_handle = js.setTimeout(self._on_timer, min(delay * 1000.0, MAX_TIMER_MS))
+        self._timer.set(delay)
 
     def save(self, entry: Outbound) -> None:
         self._outbox.save(entry, self._clock())
@@ -207,12 +229,11 @@ class BrowserPort:
         for sock in self._sockets.values():
             sock.release()
         self._sockets.clear()
-        self.set_timer(None)
+        self._timer.close()
         for kind, proxy in self._window_listeners:
             js.window.removeEventListener(kind, proxy)
         Proxies.destroy([proxy for _, proxy in self._window_listeners])
         self._window_listeners = []
-        Proxies.destroy([self._on_timer])
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -221,10 +242,6 @@ class BrowserPort:
         if sock is not None:
             sock.release()
         self._driver.socket_closed(socket_id, int(code), str(reason), int(unsent or 0))
-
-    def _timer_fired(self) -> None:
-        self._timer_handle = None
-        self._driver.timer_fired()
 
     def _on_visibility(self, _event: Any) -> None:
         if js.document.visibilityState == "visible":
@@ -261,10 +278,9 @@ class BrowserTabs:
         self.on_unload: Callable[[], None] = _nothing
         self.on_tab_left: Callable[[], object] = _nothing
         self._clock = clock
-        self._timer_handle: Any = None
         self._drain_scheduled = False
         self._tasks: set[asyncio.Future[None]] = set()
-        self._on_timer = Proxies.create(self._timer_fired)
+        self._timer = _Timer(self._timer_fired)
         self._on_drain = Proxies.create(self._drain)
         hooks = {
             "granted": Proxies.create(self._granted),
@@ -297,11 +313,7 @@ class BrowserTabs:
         self._tabs.storeTerm(term)
 
     def set_timer(self, delay: float | None) -> None:
-        if self._timer_handle is not None:
-            js.clearTimeout(self._timer_handle)
-            self._timer_handle = None
-        if delay is not None:
-            self._timer_handle = js.setTimeout(self._on_timer, min(delay * 1000.0, MAX_TIMER_MS))
+        self._timer.set(delay)
 
     def wake(self) -> None:
         if not self._drain_scheduled:
@@ -334,9 +346,9 @@ class BrowserTabs:
 
     def close(self) -> None:
         """Release the locks and the channel, and free the proxies (the page is going away)."""
-        self.set_timer(None)
+        self._timer.close()
         self._tabs.close()
-        Proxies.destroy([self._on_timer, self._on_drain, *self._hooks])
+        Proxies.destroy([self._on_drain, *self._hooks])
         self._hooks = []
 
     # --- plumbing ---------------------------------------------------------------------------
@@ -354,7 +366,6 @@ class BrowserTabs:
             self.on_tab_left()
 
     def _timer_fired(self) -> None:
-        self._timer_handle = None
         if self.share is not None:
             self.share.timer_fired()
 

@@ -27,13 +27,13 @@ from .config import ConfigError, log_level, query_parameters
 from .core import Session
 from .driver import Driver, TokenProvider
 from .options import Options
-from .tabs import Role, SharedTab
-from .tabs_hub import Hub, WirePort
 
 if TYPE_CHECKING:
     import asyncio
 
     from .port import BrowserPort, BrowserTabs
+    from .tabs import SharedTab
+    from .tabs_hub import Hub
 
 __all__ = [
     "DEFAULT_REQUEST_TIMEOUT",
@@ -83,6 +83,10 @@ def start(
     def shared_tab(url: str, options: Options) -> SharedTab | None:
         if not (share and options.share and port.sharing_supported()):
             return None
+        # Tab sharing is imported by pages that share only (1,400 lines a lone page never runs).
+        from .tabs import SharedTab
+        from .tabs_hub import WirePort
+
         tab_id = f"{random.getrandbits(48):012x}"
         platform = port.BrowserTabs(url, tab_id)
 
@@ -135,6 +139,8 @@ def _start_shared(
     (back/forward cache, freeze) steps the tab out, its wake brings it back, and its unload
     hands over and frees everything."""
     import asyncio  # slow to import: only where it is needed
+
+    from .tabs import Role
 
     share = client.share
     assert share is not None

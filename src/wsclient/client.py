@@ -29,10 +29,11 @@ from .records import replace
 from .router import ConnectionState, EventRouter
 from .stores import Readable, Writable, readonly, report_callback_error, writable
 from .streams import SyncStatus
-from .tabs import Role, SharedTab
 
 if TYPE_CHECKING:
     import asyncio
+
+    from .tabs import SharedTab
 
 log = logging.getLogger("wsclient")
 
@@ -178,6 +179,8 @@ class Client:
             return
         share = self._share
         if share is not None:
+            from .tabs import Role  # tab sharing is imported by pages that share only
+
             if share.role is Role.STOPPED:
                 share.start(True)
             else:

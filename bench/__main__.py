@@ -2,7 +2,7 @@
 
 Options: ``--quick`` (fewer frames, reps and cycles: a smoke run), ``--only NAME`` (repeatable:
 throughput, startup, ui, deadlink, memory, recovery, outbox, storage, offsets, storm, profile,
-scale, firstburst, dashflood, dashbefore, sharing), ``--reps N`` (repetitions per variant),
+scale, firstburst, dashflood, dashbefore, sharing, auth), ``--reps N`` (repetitions per variant),
 ``--out PATH``.
 """
 
@@ -23,6 +23,7 @@ if str(ROOT / "src") not in sys.path:
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from . import (  # noqa: E402
+    auth,
     browser_benches,
     dash_before,
     dashboard,
@@ -60,6 +61,7 @@ NAMES = (
     "dashflood",
     "dashbefore",
     "sharing",
+    "auth",
 )
 DEFAULT_OUT = ROOT / "bench" / "results" / "RESULTS.md"
 
@@ -237,6 +239,9 @@ def main(argv: list[str] | None = None, heading: tuple[str, str] | None = None) 
             if "sharing" in selected:
                 print("tab sharing: handover, follower cost, bytes on the wire", flush=True)
                 sections.append(sharing.run(bench))
+            if "auth" in selected:
+                print("authentication: reconnect cost, refresh under a flood", flush=True)
+                sections.extend(auth.run(bench))
             if bench.outside:
                 sections.append(
                     Section("Requests outside loopback (should be none)", details=bench.outside)

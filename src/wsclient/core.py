@@ -468,7 +468,7 @@ class Session:
         if link.protocol == 0 and role != "auth_ok":
             self._first_frame(link, role == "hello" and cast(HelloFrame, message).protocol >= 2)
         if role == "event":
-            item = cast(StreamItem, message)
+            item: StreamItem = message  # type: ignore[assignment]  # per event: no call
             verdict = self._streams.event(item.project_id, item.offset, link.protocol == 2)
             if verdict == "gap":
                 self._send_subscribe(item.project_id, now)

@@ -178,6 +178,19 @@ class Authenticator:
             self._refresh_failed(link, error, now)
         return "none"
 
+    def closed(self, code: int, before_auth_ok: bool) -> Literal["retry", "refused"] | None:
+        """The current socket closed with ``code``. After a ``4401`` with a provider set:
+        "retry" at once with a fresh token, or "refused" (the second in a row before
+        ``auth.ok``). None for any other close (the ``4401`` streak is over)."""
+        memory = self.memory
+        if code != CLOSE_UNAUTHORIZED or not memory.enabled:
+            memory.socket_ended_otherwise()
+            return None
+        if memory.refused(before_auth_ok):
+            logger.info("the server refused the token (4401): retrying with a fresh one")
+            return "retry"
+        return "refused"
+
     def opened(self, link: Link, now: float) -> bool:
         """The socket opened: present the token. False when there is none (usable at once)."""
         if link.token is None:

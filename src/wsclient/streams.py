@@ -33,6 +33,10 @@ from collections.abc import Iterator
 from enum import Enum
 from typing import Final, Literal, TypeAlias
 
+from .actions import Action, Resync
+from .envelope import SubscribedFrame
+from .link import Link
+
 logger = logging.getLogger("wsclient")
 
 #: Sync status of a subscribed project (docs/protocol.md, "Project streams").
@@ -115,12 +119,15 @@ class Stream:
 class Streams:
     """Every locally subscribed project: subscriber counts, positions, recovery, sync status.
 
-    Methods that may find events lost for good return the projects to ``resync``; ``version``
-    grows whenever a status changes (or a project comes or goes), so a publisher can skip work.
+    The methods that take a ``link`` write the frames they mean on it and put a ``Resync``
+    action on the list they share with the session for every project whose events are lost
+    for good; the others answer questions and return what they found. ``version`` grows
+    whenever a status changes (or a project comes or goes), so a publisher can skip work.
     """
 
-    def __init__(self, reply_timeout: float) -> None:
+    def __init__(self, reply_timeout: float, actions: list[Action] | None = None) -> None:
         self.reply_timeout = reply_timeout
+        self._actions: list[Action] = actions if actions is not None else []
         self.version = 0
         self.duplicates = 0  # events dropped because their offset was already applied
         self._counts: dict[str, int] = {}
@@ -174,6 +181,53 @@ class Streams:
         self.version += 1
         self._update_reply_deadline()
         return True
+
+    # -- on the connection's link -------------------------------------------------------------
+
+    def subscribe(self, project_id: str, link: Link | None, now: float) -> None:
+        """One more local subscriber; the first one subscribes on ``link`` (the usable link, if
+        there is one)."""
+        if self.add(project_id) and link is not None:
+            self.subscribe_on(link, project_id, now)
+
+    def unsubscribe(self, project_id: str, link: Link | None) -> bool:
+        """One local subscriber fewer; the last one unsubscribes on ``link`` (if the project was
+        subscribed on it). False when there was no subscriber."""
+        last = self.remove(project_id)
+        if last and link is not None and project_id in link.subscribed:
+            link.subscribed.discard(project_id)
+            link.send(json.dumps({"type": "unsubscribe", "project_id": project_id}))
+        return last is not None
+
+    def subscribe_on(self, link: Link, project_id: str, now: float) -> None:
+        link.subscribed.add(project_id)
+        link.send(self.subscribe_text(project_id, now))
+
+    def link_usable(self, link: Link, now: float) -> None:
+        """A new link is usable: subscribe every project on it (see `reopened`)."""
+        for project_id in self.reopened():
+            self.subscribe_on(link, project_id, now)
+
+    def protocol_known(self, protocol: int) -> None:
+        """On a v1 server, recovering projects are stale (see `not_recovering`)."""
+        if protocol == 1:
+            self._resync(self.not_recovering())
+
+    def reply(self, link: Link, frame: SubscribedFrame, now: float) -> None:
+        """A ``subscribed`` reply on ``link`` (see `subscribed`)."""
+        outcome = self.subscribed(frame.project_id, frame.epoch, frame.offset, frame.recovered)
+        if outcome == "refetch":
+            self.subscribe_on(link, frame.project_id, now)
+        elif outcome == "resync":
+            self._resync([frame.project_id])
+
+    def expire(self, now: float) -> None:
+        """Replies overdue by ``now`` (see `replies_overdue`)."""
+        if self.reply_deadline is not None and self.reply_deadline <= now:
+            self._resync(self.replies_overdue(now))
+
+    def _resync(self, project_ids: list[str]) -> None:
+        self._actions.extend(Resync(project_id) for project_id in project_ids)
 
     # -- what to send ----------------------------------------------------------------------
 

@@ -19,7 +19,10 @@ FFI_MODULES = {"js", "pyodide", "pyscript", "pyodide_js"}
 #: absolute and relative, at module level, inside functions, and for type checking only.
 LAYERS: list[tuple[str, set[str]]] = [
     ("helpers", {"backoff", "records", "options", "envelope", "config"}),
-    ("connection core", {"outbound", "actions", "auth", "link", "delivery", "streams", "core"}),
+    (
+        "connection core",
+        {"outbound", "actions", "auth", "link", "lifecycle", "delivery", "streams", "core"},
+    ),
     ("messages and stores", {"__init__", "messages", "stores"}),
     ("driver and tab sharing", {"driver", "durable", "tabs", "tabs_hub", "tabs_outbox"}),
     ("router", {"router"}),

@@ -29,7 +29,8 @@ from collections.abc import Callable
 from typing import Final, Literal, TypeAlias
 
 from .actions import Action, GetToken, OpenSocket, TokenReason
-from .link import Link, LinkEvent, Phase, Refresh, RefreshEvent, RefreshPhase
+from .link import Due, Link, LinkEvent, Phase, Refresh, RefreshEvent, RefreshPhase
+from .options import Options
 
 logger = logging.getLogger("wsclient")
 
@@ -87,6 +88,19 @@ class Auth:
         self.streak = True
         self.reason = "expired"
         return True
+
+    def restart(self) -> None:
+        """``connect()`` from a stop: no longer waiting, no streak."""
+        self.waiting = False
+        self.socket_ended_otherwise()
+
+    def set_enabled(self, enabled: bool) -> bool:
+        """A provider was set or removed; True when the client waits because of auth (a new
+        attempt should start at once)."""
+        self.enabled = enabled
+        if not enabled:
+            self.status = "none"
+        return self.waiting
 
     def socket_ended_otherwise(self) -> None:
         """A socket ended some other way (or reached ``auth.ok``): the streak is over."""
@@ -215,6 +229,16 @@ class Authenticator:
             refresh.failures = 0
             self._schedule(link, expires_in, now)
         return False
+
+    def due(self, link: Link, due: Due, options: Options, now: float) -> Outcome:
+        """``link``'s token deadline fired: the token for its socket is late (a failed attempt),
+        or its refresh is due."""
+        if due is Due.TOKEN_TIMEOUT:
+            ms = round(options.connect_timeout * 1000)
+            self.error = f"the token provider did not answer within {ms} ms"
+            return "failed"
+        self.refresh_due(link, options.connect_timeout, options.pong_timeout, now)
+        return "none"
 
     def refresh_due(
         self, link: Link, connect_timeout: float, answer_timeout: float, now: float

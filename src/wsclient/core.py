@@ -169,8 +169,7 @@ class Session:
         a retry: retry now. While connecting or connected: nothing."""
         self._advance(now)
         if self._life.start():
-            self._auth.memory.waiting = False
-            self._auth.memory.socket_ended_otherwise()
+            self._auth.memory.restart()
             self._start_attempt(now)
         elif self._waiting():
             self._retry(now)
@@ -188,22 +187,15 @@ class Session:
         """A token provider was set (``enabled``) or removed. It does not touch an open
         connection; a client waiting because of auth starts a new attempt at once."""
         self._advance(now)
-        memory = self._auth.memory
-        memory.enabled = enabled
-        if not enabled:
-            memory.status = "none"
-        if memory.waiting and self._life.state is State.ERROR:
+        if self._auth.memory.set_enabled(enabled) and self._life.state is State.ERROR:
             self.connect(now)
-        self._update_deadline()
 
     def send(self, text: str, now: float, *, tagged: bool = True) -> str:
         """Deliver serialized ``text``: written now if the connection is ready, else queued for
         the next one. ``tagged``: ``text`` is a JSON object without an ``id``, so a v2 server
         can acknowledge it (it is then kept and re-sent until it is). Returns its delivery id."""
         self._advance(now)
-        entry = self._delivery.new("send", text, tagged=tagged)
-        self._delivery.enqueue(entry, self._link)
-        return entry.id
+        return self._delivery.send(text, tagged, self._link)
 
     def request(self, text: str, type_: str, timeout: float, now: float) -> str:
         """Send ``text`` (a JSON object without an ``id``) and expect an ``ack`` within
@@ -211,13 +203,9 @@ class Session:
         once: acknowledged, refused, timed out, or refused at once when the outbox is full of
         requests."""
         self._advance(now)
-        if not (isinstance(timeout, int | float) and 0 < timeout < math.inf):
-            raise ValueError(f"a request timeout must be a positive number, got {timeout!r}")
-        entry = self._delivery.new("request", text, tagged=True, type_=type_, timeout=timeout)
-        entry.deadline = now + timeout
-        self._delivery.enqueue(entry, self._link)
+        request_id = self._delivery.request(text, type_, timeout, now, self._link)
         self._update_deadline()
-        return entry.id
+        return request_id
 
     def restore(self, entries: list[Outbound], now: float) -> None:
         """Take over entries a previous page (or a tab that is gone) left in durable storage,
@@ -348,14 +336,10 @@ class Session:
         closing). Nothing more is written on it; what it carried is kept for the next
         connection."""
         self._advance(now)
-        link = self._link if self._link is not None and self._link.id == socket_id else None
-        dropped = self._dropped if self._dropped and self._dropped.id == socket_id else None
-        link = link or dropped
-        if link is None:
-            return
-        self._delivery.write_failed(link, outbound_id, size)
-        if link is dropped:
-            self._delivery.put_back(link.log.take_failed())
+        for link in (self._link, self._dropped):
+            if link is not None and link.id == socket_id:
+                self._delivery.write_failed(link, outbound_id, size, gone=link is self._dropped)
+                return
 
     def socket_closed(
         self, socket_id: int, code: int, reason: str, now: float, *, unsent: int = 0
@@ -536,12 +520,8 @@ class Session:
             return
         options = self._options
         due = link.due(now, options)
-        if due is Due.TOKEN_TIMEOUT:
-            ms = round(options.connect_timeout * 1000)
-            self._auth.error = f"the token provider did not answer within {ms} ms"
-            self._token_outcome("failed", now)
-        elif due is Due.REFRESH:
-            self._auth.refresh_due(link, options.connect_timeout, options.pong_timeout, now)
+        if due is Due.TOKEN_TIMEOUT or due is Due.REFRESH:
+            self._token_outcome(self._auth.due(link, due, options, now), now)
         elif due is Due.V1:
             self._first_frame(link, False)
         elif due is not Due.NOTHING:  # connect, auth or heartbeat timeout

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 from enum import Enum
 from typing import Final, Literal
 
@@ -102,6 +103,21 @@ class Delivery:
             timeout=timeout,
         )
 
+    def send(self, text: str, tagged: bool, link: Link | None) -> str:
+        """A new send of ``text``, kept (written now if ``link`` is ready); its id."""
+        entry = self.new("send", text, tagged=tagged)
+        self.enqueue(entry, link)
+        return entry.id
+
+    def request(self, text: str, type_: str, timeout: float, now: float, link: Link | None) -> str:
+        """A new request of ``text``, settled by ``now + timeout`` at the latest; its id."""
+        if not (isinstance(timeout, int | float) and 0 < timeout < math.inf):
+            raise ValueError(f"a request timeout must be a positive number, got {timeout!r}")
+        entry = self.new("request", text, tagged=True, type_=type_, timeout=timeout)
+        entry.deadline = now + timeout
+        self.enqueue(entry, link)
+        return entry.id
+
     def enqueue(self, entry: Outbound, link: Link | None, *, persist: bool = True) -> bool:
         """Keep ``entry`` (write it now if ``link`` is ready); False if it was refused."""
         try:
@@ -169,13 +185,16 @@ class Delivery:
         self._forget(entry)
         link.log.left(entry, self.outbox.limit, self.outbox.max_bytes)
 
-    def write_failed(self, link: Link, outbound_id: str | None, size: int) -> None:
-        """``link`` refused a write (it is closing): nothing more is written on it."""
+    def write_failed(self, link: Link, outbound_id: str | None, size: int, gone: bool) -> None:
+        """``link`` refused a write (it is closing): nothing more is written on it. When its
+        socket is already ``gone``, what it refused goes back to the outbox at once."""
         link.writable = False
         if not link.log.refused(outbound_id, size):
             entry = self.outbox.get(outbound_id) if outbound_id else None
             if entry is not None:
                 entry.written_on = 0
+        if gone:
+            self.put_back(link.log.take_failed())
 
     def link_gone(self, link: Link, unsent: int) -> None:
         """``link``'s socket is gone with ``unsent`` bytes still buffered: what it could not

@@ -83,6 +83,15 @@ def _flat(text: str) -> str:
     return text
 
 
+def _js_number(value: float) -> str:
+    """``value`` as JavaScript prints it: ``NaN``, ``Infinity``, ``5`` (not ``5.0``)."""
+    if math.isnan(value) or math.isinf(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if float(value).is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    return repr(float(value))
+
+
 #: A numeral that JS's JSON.parse reads as Infinity (anything above ~1.8e308 does).
 _JS_INFINITY: int = 10**400
 
@@ -147,17 +156,29 @@ def expose_client(client: Client, mount_status: Callable[[Any], Callable[[], Non
         off = client.on(type_, lambda message: listener(json_for_js(to_wire(message))))
         return once(off)
 
-    def watch(request_id: str, settle: Any) -> bool:
-        """Settle the JS promise when request ``request_id`` is over (at once if it is); False
-        if the page has no such request."""
+    def watch(request_id: str, settle: Any) -> str | None:
+        """Settle the JS promise when request ``request_id`` is over (at once if it is); what
+        is wrong if the page has no such request."""
         try:
             client.watch(
                 request_id,
                 lambda ok, data, error: settle(ok, json_for_js(data) if ok else None, error),
             )
-        except KeyError:
-            return False
-        return True
+        except KeyError as exc:
+            return str(exc.args[0])
+        return None
+
+    def request(text: str, timeout_ms: float | None) -> str:
+        """``wsclient.request``: the client's rules, with the timeout in milliseconds."""
+        timeout = DEFAULT_REQUEST_TIMEOUT
+        if timeout_ms is not None:
+            if not 1 <= timeout_ms <= MAX_TIMER_MS:  # NaN too
+                raise TypeError(
+                    f"expected a timeout from 1 to {MAX_TIMER_MS} milliseconds, "
+                    f"got {_js_number(timeout_ms)}"
+                )
+            timeout = timeout_ms / 1000
+        return client.request_text(_flat(text), timeout)
 
     def unsubscribe_project(project_id: str) -> bool:
         if project_id not in get(client.subscriptions):
@@ -184,15 +205,13 @@ def expose_client(client: Client, mount_status: Callable[[Any], Callable[[], Non
     limits = {
         "maxDepth": MAX_DEPTH,
         "maxQueueBytes": client.options.max_queue_bytes,
-        "maxTimeoutMs": MAX_TIMER_MS,
-        "defaultTimeoutMs": round(DEFAULT_REQUEST_TIMEOUT * 1000),
     }
     bridge: dict[str, Callable[..., Any]] = {
         "limits": lambda: json.dumps(limits),
         "storeNames": lambda: json.dumps(list(stores)),
         "tooLarge": lambda size: too_large(int(size), client.options.max_queue_bytes),
         "send": lambda text: client.send_text(_flat(text)),
-        "request": lambda text, timeout: client.request_text(_flat(text), timeout),
+        "request": request,
         "watch": watch,
         "pending": lambda: json_for_js(client.pending()),
         "subscribe_project": client.subscribe,

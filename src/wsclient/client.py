@@ -260,11 +260,12 @@ class Client:
         """``start_request`` for a message already serialized as a JSON object."""
         message = loads(text)
         if not isinstance(message, dict):
-            raise TypeError(f"a request must be a JSON object, got {text[:40]!r}")
+            shown = text if len(text) <= 40 else text[:40] + "..."
+            raise TypeError(f"expected a JSON object, got the JSON {shown}")
         if "id" in message:
-            raise ValueError(
-                "request() sets the message's 'id' itself: remove the 'id' field "
-                f"(got {message['id']!r})"
+            raise TypeError(
+                "the client sets a request's 'id' itself: remove the 'id' field "
+                f"(got {json.dumps(message['id'])})"
             )
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
             raise ValueError(
@@ -283,7 +284,8 @@ class Client:
             self._watchers.setdefault(request_id, []).append(callback)
         else:
             raise KeyError(
-                f"no pending request {request_id!r}: pending() lists the ones this page has"
+                f"no request {json.dumps(request_id, default=repr)} is pending; "
+                "pending() lists the ones this page has"
             )
 
     def pending(self) -> list[dict[str, Any]]:

@@ -346,11 +346,33 @@ MISUSE = [
     ("ws.send({toJSON() { throw new Error('no') }})", "TypeError", "wsclient.send(message): "),
     ("ws.request(null)", "TypeError", "wsclient.request(message): expected a plain object"),
     ("ws.request([1])", "TypeError", "wsclient.request(message): expected a plain object"),
-    ("ws.request(new Date(0))", "TypeError", "wsclient.request(message): expected a value"),
-    ("ws.request({type: 'x', id: 'a'})", "TypeError", "wsclient.request(message): the message"),
+    # The value rules of a request are Python's (one home): its texts come from there.
+    (
+        "ws.request(new Date(0))",
+        "TypeError",
+        "wsclient.request(message): expected a JSON object, "
+        'got the JSON "1970-01-01T00:00:00.000Z"',
+    ),
+    (
+        "ws.request({type: 'x', id: 'a'})",
+        "TypeError",
+        "wsclient.request(message): the client sets"
+        " a request's 'id' itself: remove the 'id' field (got \"a\")",
+    ),
+    ("ws.request({toJSON: () => ({id: 7})})", "TypeError", "wsclient.request(message): the client"),
     ("ws.request({type: 'x'}, 5)", "TypeError", "wsclient.request(message, options): expected"),
-    ("ws.request({type: 'x'}, {timeout: -1})", "TypeError", "wsclient.request(message, {timeout"),
-    ("ws.request({type: 'x'}, {timeout: 1e300})", "TypeError", "wsclient.request(message, {time"),
+    (
+        "ws.request({type: 'x'}, {timeout: -1})",
+        "TypeError",
+        "wsclient.request(message): expected a timeout from 1 to 2147483647 milliseconds, got -1",
+    ),
+    ("ws.request({type: 'x'}, {timeout: 1e300})", "TypeError", "wsclient.request(message): expe"),
+    (
+        "ws.request({type: 'x'}, {timeout: NaN})",
+        "TypeError",
+        "wsclient.request(message): expected a timeout from 1 to 2147483647 milliseconds, got NaN",
+    ),
+    ("ws.request({type: 'x'}, {timeout: 2 ** 31})", "TypeError", "wsclient.request(message): exp"),
     ("ws.request({type: 'x'}, {timeout: '5'})", "TypeError", "wsclient.request(message, {timeo"),
     ("ws.request({n: 1n})", "TypeError", "wsclient.request(message): cannot send this value"),
     ("ws.wait(5)", "TypeError", "wsclient.wait(id): expected a request id string, got the num"),

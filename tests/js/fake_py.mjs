@@ -11,7 +11,7 @@ export const PYTHON_STORES = (() => {
 })();
 
 /** The limits the bridge hands over, as Python's defaults make them. */
-const LIMITS = { maxDepth: 512, maxQueueBytes: 8 << 20, maxTimeoutMs: 2 ** 31 - 1, defaultTimeoutMs: 10000 };
+const LIMITS = { maxDepth: 512, maxQueueBytes: 8 << 20 };
 
 /** A fake of the bridge src/wsclient/bridge.py builds: records calls, answers like Python. */
 export function fakePy(overrides = {}, limits = {}) {
@@ -33,9 +33,9 @@ export function fakePy(overrides = {}, limits = {}) {
       return `r${++nextId}`;
     },
     watch(id, settle) {
-      if (!id.startsWith("r")) return false;
+      if (!id.startsWith("r")) return `no request ${JSON.stringify(id)} is pending (fake)`;
       watchers.set(id, settle);
-      return true;
+      return null;
     },
     pending: () => "[]",
     subscribe_project: (id) => calls.push(["subscribe", id]),

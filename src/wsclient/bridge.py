@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import js  # type: ignore[import-not-found]
 from pyodide.ffi import JsProxy, jsnull  # type: ignore[import-not-found]
 
-from .client import DEFAULT_REQUEST_TIMEOUT
+from .client import DEFAULT_REQUEST_TIMEOUT, check_project_id
 from .core import Health
 from .delivery import too_large
 from .messages import MAX_DEPTH, to_wire, too_deep
@@ -81,6 +81,14 @@ def _flat(text: str) -> str:
     if len(text) > MAX_DEPTH and too_deep(text):
         raise TypeError(f"expected arrays and objects nested at most {MAX_DEPTH} levels deep")
     return text
+
+
+def _js_project_id(project_id: str) -> str:
+    """The client's project id rule, broken as a TypeError (JS throws it as one)."""
+    try:
+        return check_project_id(project_id)
+    except ValueError as exc:
+        raise TypeError(str(exc)) from None
 
 
 def _js_number(value: float) -> str:
@@ -180,11 +188,17 @@ def expose_client(client: Client, mount_status: Callable[[Any], Callable[[], Non
             timeout = timeout_ms / 1000
         return client.request_text(_flat(text), timeout)
 
-    def unsubscribe_project(project_id: str) -> bool:
+    def subscribe_project(project_id: str) -> None:
+        client.subscribe(_js_project_id(project_id))
+
+    def unsubscribe_project(project_id: str) -> str | None:
+        """``wsclient.unsubscribe``: what is wrong if the page is not subscribed (the Python
+        face only warns)."""
+        project_id = _js_project_id(project_id)
         if project_id not in get(client.subscriptions):
-            return False
+            return f"not subscribed to {json.dumps(project_id)}; call subscribe() first"
         client.unsubscribe(project_id)
-        return True
+        return None
 
     def count_error(where: str, text: str, stack: str, key: int) -> None:
         exc = JavaScriptError(text)
@@ -214,7 +228,7 @@ def expose_client(client: Client, mount_status: Callable[[Any], Callable[[], Non
         "request": request,
         "watch": watch,
         "pending": lambda: json_for_js(client.pending()),
-        "subscribe_project": client.subscribe,
+        "subscribe_project": subscribe_project,
         "unsubscribe_project": unsubscribe_project,
         "on": on,
         "subscribe": subscribe,

@@ -297,13 +297,13 @@ class Client:
 
     def subscribe(self, project_id: str) -> None:
         """Receive the events of ``project_id``; counted, so each subscribe needs an unsubscribe."""
-        project_id = _project_id(project_id)
+        project_id = check_project_id(project_id)
         self.driver.subscribe(project_id)
         self._subscriptions.set(tuple(self.core.subscriptions))
 
     def unsubscribe(self, project_id: str) -> None:
         """Undo one ``subscribe``; the server is told when the last local subscriber leaves."""
-        project_id = _project_id(project_id)
+        project_id = check_project_id(project_id)
         if project_id not in self.core.subscriptions:
             raise ValueError(
                 f"not subscribed to project {project_id!r}: call subscribe() before unsubscribe()"
@@ -401,9 +401,11 @@ def loads(text: str) -> object:
     return json.loads(text)
 
 
-def _project_id(project_id: object) -> str:
+def check_project_id(project_id: object) -> str:
+    """``project_id`` trimmed; ValueError if it is not a non-empty string."""
     if not isinstance(project_id, str) or not project_id.strip():
-        raise ValueError(f"a project id must be a non-empty string, got {project_id!r}")
+        shown = json.dumps(project_id, default=repr)
+        raise ValueError(f"expected a non-empty project id, got {shown}")
     return project_id.strip()
 
 

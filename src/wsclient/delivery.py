@@ -119,12 +119,19 @@ class Delivery:
         return entry.id
 
     def enqueue(self, entry: Outbound, link: Link | None, *, persist: bool = True) -> bool:
-        """Keep ``entry`` (write it now if ``link`` is ready); False if it was refused."""
+        """Keep ``entry`` (write it now if ``link`` is ready); False if it was refused.
+        ``persist=False``: it is in storage already (restored); if refused, it leaves there too,
+        and a send is dropped (counted) as the bounds drop sends instead of raising."""
         try:
             dropped = self.outbox.add(entry)
         except QueueFull as exc:
+            if not persist:
+                self._actions.append(Forget(entry.id))
             if entry.kind == "request":
                 self._actions.append(Settle(entry.id, False, error=str(exc)))
+                return False
+            if not persist:
+                self.outbox.count_overflow(1)
                 return False
             raise
         for old in dropped:

@@ -16,6 +16,7 @@ goes back in its original place, so every connection sends in the order the page
 from __future__ import annotations
 
 import logging
+import re
 from collections import deque
 from collections.abc import Iterator
 from typing import Literal, TypeAlias
@@ -23,6 +24,9 @@ from typing import Literal, TypeAlias
 logger = logging.getLogger("wsclient")
 
 Kind: TypeAlias = Literal["send", "request"]
+
+#: An empty JSON object, whitespace inside allowed: its id tag takes no comma.
+_EMPTY_OBJECT = re.compile(r"\{[ \t\n\r]*\}[ \t\n\r]*\Z")
 
 
 class Outbound:
@@ -70,7 +74,8 @@ class Outbound:
         if not (with_id and self.tagged):
             return self.text
         tag = f'{{"id":"{self.id}"'
-        return tag + "}" if self.text == "{}" else tag + "," + self.text[1:]
+        text = self.text
+        return tag + text[1:] if _EMPTY_OBJECT.match(text) else tag + "," + text[1:]
 
     @property
     def retained(self) -> bool:

@@ -174,7 +174,7 @@ test("createClient: bad arguments throw TypeErrors naming the method; nothing cr
     () => ws.request({ type: "x" }, 5),
     () => ws.request({ type: "x" }, { timeout: "5" }),
     () => ws.wait(1),
-    () => ws.subscribe(" "),
+    () => ws.subscribe(5),
     () => ws.unsubscribe(3),
     () => ws.on(1, () => {}),
     () => ws.on("x"),
@@ -191,7 +191,7 @@ test("createClient: bad arguments throw TypeErrors naming the method; nothing cr
   assert.deepEqual(py.calls, []);
   assert.deepEqual(thrown(() => ws.unsubscribe("beta")), [
     "Error",
-    'wsclient.unsubscribe(projectId): not subscribed to "beta"; call subscribe() first',
+    'wsclient.unsubscribe(projectId): not subscribed to "beta" (fake)',
   ]);
   ws.unsubscribe("alpha");
 });

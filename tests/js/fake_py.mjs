@@ -39,7 +39,7 @@ export function fakePy(overrides = {}, limits = {}) {
     },
     pending: () => "[]",
     subscribe_project: (id) => calls.push(["subscribe", id]),
-    unsubscribe_project: (id) => id === "alpha",
+    unsubscribe_project: (id) => (id === "alpha" ? null : `not subscribed to ${JSON.stringify(id)} (fake)`),
     on(type, listener) {
       listeners.push([type, listener]);
       let removed = 0;

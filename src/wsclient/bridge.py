@@ -13,12 +13,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import js  # type: ignore[import-not-found]
 from pyodide.ffi import JsProxy, jsnull  # type: ignore[import-not-found]
 
-from .client import DEFAULT_REQUEST_TIMEOUT, check_project_id
+from .client import DEFAULT_REQUEST_TIMEOUT, ArgumentError, check_project_id
 from .core import Health
 from .delivery import too_large
 from .messages import MAX_DEPTH, to_wire, too_deep
@@ -28,6 +28,8 @@ from .stores import Readable, callback_errors, get, report_callback_error, subsc
 
 if TYPE_CHECKING:
     from .client import Client
+
+_T = TypeVar("_T")
 
 
 def _health_to_page(health: Health) -> dict[str, Any]:
@@ -83,12 +85,17 @@ def _flat(text: str) -> str:
     return text
 
 
-def _js_project_id(project_id: str) -> str:
-    """The client's project id rule, broken as a TypeError (JS throws it as one)."""
+def _js_argument(check: Callable[[], _T]) -> _T:
+    """``check()``, with the client's `ArgumentError` raised as a TypeError (JS throws it as
+    one, as the web platform does for a bad argument)."""
     try:
-        return check_project_id(project_id)
-    except ValueError as exc:
+        return check()
+    except ArgumentError as exc:
         raise TypeError(str(exc)) from None
+
+
+def _js_project_id(project_id: str) -> str:
+    return _js_argument(lambda: check_project_id(project_id))
 
 
 def _js_number(value: float) -> str:
@@ -186,7 +193,7 @@ def expose_client(client: Client, mount_status: Callable[[Any], Callable[[], Non
                     f"got {_js_number(timeout_ms)}"
                 )
             timeout = timeout_ms / 1000
-        return client.request_text(_flat(text), timeout)
+        return _js_argument(lambda: client.request_text(_flat(text), timeout))
 
     def subscribe_project(project_id: str) -> None:
         client.subscribe(_js_project_id(project_id))

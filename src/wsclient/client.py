@@ -48,6 +48,11 @@ DEFAULT_REQUEST_TIMEOUT = 10.0
 Outcome = tuple[bool, object, str | None]
 
 
+class ArgumentError(ValueError):
+    """An argument the client refuses by one of its rules (a project id, a request's ``id``);
+    the message says what to pass. The page's JS API throws it as a ``TypeError``."""
+
+
 class RequestError(Exception):
     """A request was refused by the server (its error text), timed out, or could not be kept."""
 
@@ -263,7 +268,7 @@ class Client:
             shown = text if len(text) <= 40 else text[:40] + "..."
             raise TypeError(f"expected a JSON object, got the JSON {shown}")
         if "id" in message:
-            raise TypeError(
+            raise ArgumentError(
                 "the client sets a request's 'id' itself: remove the 'id' field "
                 f"(got {json.dumps(message['id'])})"
             )
@@ -402,10 +407,10 @@ def loads(text: str) -> object:
 
 
 def check_project_id(project_id: object) -> str:
-    """``project_id`` trimmed; ValueError if it is not a non-empty string."""
+    """``project_id`` trimmed; `ArgumentError` if it is not a non-empty string."""
     if not isinstance(project_id, str) or not project_id.strip():
         shown = json.dumps(project_id, default=repr)
-        raise ValueError(f"expected a non-empty project id, got {shown}")
+        raise ArgumentError(f"expected a non-empty project id, got {shown}")
     return project_id.strip()
 
 

@@ -31,16 +31,16 @@ tab alone costs: one core, one parse per frame, no extra round trip. The first s
 tab switches it to the hub for good; it stays there when the other tabs leave (tabs come and
 go: a reload is a leave and a join):
 
-==========  =========================  =========================================================
-mode        the real socket            left when
-==========  =========================  =========================================================
-direct      the tab's own core's (its  another tab posts ``who`` or ``open``: the socket closes
-            driver calls the provider)  with 1001 "sharing with another tab", the driver loses
-                                       the provider, the hub and its wire core start, and the
-                                       tab's core relinks to the hub at once (no backoff); v2
-                                       resends unacked ids and resubscribes from its offsets
-hub         the hub's wire core's      the tab stops leading
-==========  =========================  =========================================================
+======  ======================  ============================================================
+mode    the real socket         left when
+======  ======================  ============================================================
+direct  the tab's own core's    another tab posts ``who`` or ``open``: the socket closes with
+        (its driver calls the   1000 "sharing with another tab", the driver loses the
+        token provider)         provider, the hub and its wire core start, and the tab's
+                                core relinks to the hub at once (no backoff); v2 resends
+                                unacked ids and resubscribes from its offsets
+hub     the hub's wire core's   the tab stops leading
+======  ======================  ============================================================
 
 A tab that takes the lead from a leader that served other tabs besides it starts in ``hub``
 (the others are about to ask for links); any other new leader starts ``direct``.
@@ -315,8 +315,9 @@ class TabsPlatform(Protocol):
 WireFactory = Callable[[Hub], Driver]
 
 #: Close code and reason of a lone leader's own socket when another tab joins and the
-#: connection moves to the hub (the tab's core reconnects through it at once).
-CLOSE_SHARING: Final = 1001
+#: connection moves to the hub (the tab's core reconnects through it at once). A page may close
+#: a WebSocket only with 1000 or 3000-4999, so a real socket's close says 1000 with its reason.
+CLOSE_SHARING: Final = 1000
 SHARING: Final = "sharing with another tab"
 
 
@@ -648,7 +649,7 @@ class SharedTab:
             driver.set_auth(None)
         socket_id = self._tab_port().release()
         if socket_id is not None and socket_id == driver.core.socket_id:
-            unsent = self.base.close_socket(socket_id, code, reason)
+            unsent = self.base.close_socket(socket_id, CLOSE_SHARING, reason)
             driver.socket_closed(socket_id, code, reason, unsent)
 
     def _direct_token(self, context: dict[str, object]) -> object:

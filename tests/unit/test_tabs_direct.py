@@ -4,8 +4,11 @@ the hub without losing anything (tabs.py, "A leader alone uses the real socket d
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Coroutine, Generator
+from typing import Any
 
-from test_tabs_world import World, assert_in_step
+import pytest
+from test_tabs_world import SocketPort, World, assert_in_step
 
 from wsclient.actions import CloseSocket
 from wsclient.config import options_from_query
@@ -152,3 +155,78 @@ def test_sharing_is_on_by_default_and_share_0_turns_it_off() -> None:
     assert Options().share is True
     assert options_from_query({}).share is True
     assert options_from_query({"share": "0"}).share is False
+
+
+class Answer:
+    """A token provider's answer that the test gives when it wants (an awaitable)."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.ready = False
+
+    def __await__(self) -> Generator[None, None, str]:
+        while not self.ready:
+            yield
+        return self.token
+
+
+class Runner:
+    """``Port.run_async`` as the page runs it (``BrowserPort``): the awaitable runs to its end,
+    then ``done(True, value)``, or ``done(False, text)`` if it raised."""
+
+    def __init__(self) -> None:
+        self.running: list[tuple[Coroutine[Any, Any, object], Callable[[bool, object], None]]] = []
+
+    def run_async(self, awaitable: Any, done: Callable[[bool, object], None]) -> None:
+        async def run() -> object:
+            return await awaitable
+
+        self.running.append((run(), done))
+
+    def step(self) -> None:
+        for entry in list(self.running):
+            coro, done = entry
+            try:
+                coro.send(None)
+            except StopIteration as stop:
+                self.running.remove(entry)
+                done(True, stop.value)
+            except Exception as exc:
+                self.running.remove(entry)
+                done(False, f"token provider failed: {exc}")
+
+
+def test_a_token_asked_for_alone_and_answered_after_the_move_is_not_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An async provider is still answering the lone leader's own core when a second tab
+    opens: that answer is not used (no auth frame goes through the hub), the tab's core relinks
+    at once, and the shared socket authenticates with the wire core's own token."""
+    runner = Runner()
+    monkeypatch.setattr(SocketPort, "run_async", lambda _self, a, d: runner.run_async(a, d))
+    world = World()
+    answers: list[Answer] = []
+
+    def provider(context: dict[str, object]) -> Answer:
+        answers.append(Answer(f"token-{len(answers) + 1}"))
+        return answers[-1]
+
+    a = world.page("a", provider=provider)
+    world.advance(0.0)
+    runner.step()
+    assert len(answers) == 1 and a.share.direct  # the tab's own core waits for token-1
+    b = world.tab("b")
+    b.driver.connect()
+    world.run()
+    assert a.share.hub is not None and len(answers) == 2  # the wire core asked for token-2
+    answers[0].ready = True
+    runner.step()  # token-1 arrives late: that attempt fails; a relinks to the hub at once
+    world.run()
+    answers[1].ready = True
+    runner.step()
+    world.advance(0.0)
+    assert world.server.tokens == ["token-2"]
+    assert a.state is b.state is State.CONNECTED and len(world.server.conns) == 1
+    assert a.core.health().auth == "none"
+    frames = [m["type"] for conn in world.server.conns.values() for m in conn.received]
+    assert frames.count("auth") == 1

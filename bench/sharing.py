@@ -9,6 +9,11 @@ BroadcastChannel like the tabs of one browser.
   burst, per event, follower vs leader. Playwright's Network domain copies the leader's socket
   frames to its session, which adds to the leader's figure only (a bias in the follower's
   favour, small next to Pyodide's per-frame cost).
+- **Start-up**: what sharing adds before ``window.wsclient`` appears and before the first
+  ``connected`` (the tab's liveness lock and the outbox adoption, the leader lock, importing
+  the tab modules): ``pages/share-start.html``, each load in a fresh context (a lone tab),
+  sharing on (the default) and ``?share=0`` alternated, times from the moment Python starts the
+  client.
 - **Bytes on the wire**: bytes the server sent during one burst to three sharing tabs vs one
   tab, and vs three tabs with ``?share=0``.
 """
@@ -21,7 +26,7 @@ from typing import Any
 
 from playwright.sync_api import BrowserContext, Page
 
-from .harness import BOOT_TIMEOUT_MS, Bench, Row, Section, fmt, median
+from .harness import BOOT_TIMEOUT_MS, Bench, Row, Section, alternate, fmt, median
 
 PROJECT = "alpha"
 QUERY = {
@@ -170,6 +175,27 @@ def wire_bytes(bench: Bench, tabs: int, events: int, **query: Any) -> float:
         return float(bench.server.snapshot().bytes_sent - before)
 
 
+START_JS = """() => window.__connected === undefined ? null
+  : [window.__ready - window.__t0, window.__connected - window.__t0]"""
+
+
+def startup(bench: Bench) -> dict[str, list[tuple[float, float]]]:
+    """(ms to ``window.wsclient``, ms to ``connected``) from the client's start, per variant."""
+    times: dict[str, list[tuple[float, float]]] = {"shared": [], "alone": []}
+    reps = 3 if bench.settings.quick else max(8, bench.settings.reps)
+    for _, variant in alternate(("shared", "alone"), reps):
+        query: dict[str, Any] = {} if variant == "shared" else {"share": 0}
+        with bench.context() as context:
+            page = context.new_page()
+            page.goto(bench.url("/bench/pages/share-start.html", **query))
+            handle = page.wait_for_function(START_JS, timeout=BOOT_TIMEOUT_MS)
+            ready, connected = handle.json_value()
+            role = page.evaluate(ROLE_JS)[0]
+            assert role == ("leader" if variant == "shared" else "alone"), (variant, role)
+            times[variant].append((float(ready), float(connected)))
+    return times
+
+
 def run(bench: Bench) -> Section:
     sec = Section("Tab sharing (pages of one browser context)")
     events = 300 if bench.settings.quick else 1000
@@ -205,6 +231,29 @@ def run(bench: Bench) -> Section:
             ratio <= 1.2,
             ratio=ratio,
         )
+    )
+    starts = startup(bench)
+    for index, what in ((0, "window.wsclient"), (1, "first connected")):
+        shared = [t[index] for t in starts["shared"]]
+        alone = [t[index] for t in starts["alone"]]
+        sec.rows.append(
+            Row(
+                f"Start-up of a lone tab: client start -> {what}, sharing on vs ?share=0",
+                "?share=0",
+                median(alone),
+                median(shared),
+                "ms",
+                "-",
+                None,
+                ratio=median(shared) / median(alone),
+                note=f"{median(shared) - median(alone):+.1f} ms (medians)",
+            )
+        )
+    sec.details.append(
+        "start-up (ms to window.wsclient / to connected): sharing on: "
+        + ", ".join(f"{fmt(r, 1)}/{fmt(c, 1)}" for r, c in starts["shared"])
+        + "; ?share=0: "
+        + ", ".join(f"{fmt(r, 1)}/{fmt(c, 1)}" for r, c in starts["alone"])
     )
     one = wire_bytes(bench, 1, events)
     three = wire_bytes(bench, 3, events)

@@ -64,10 +64,10 @@ def start(
     defined one before the client started.
 
     ``share``: share one connection with the other tabs of the browser on the same server URL
-    where the browser can (docs/protocol.md, "Sharing") when ``Options.share`` is on (for now
-    only with ``?share=1``); ``False`` (or ``?share=0``) connects this tab alone. A tab that
-    shares publishes ``window.wsclient`` once its liveness lock is held and the stored outbox
-    entries of tabs that are gone are its own (a few milliseconds)."""
+    where the browser can (docs/protocol.md, "Sharing"), unless ``Options.share`` is off;
+    ``False`` (or ``?share=0``) connects this tab alone. A tab that shares publishes
+    ``window.wsclient`` once its liveness lock is held and the stored outbox entries of tabs
+    that are gone are its own (a few milliseconds); a tab alone leads on its own socket."""
     from . import bridge, dom, port, ui
 
     href = dom.page_url()

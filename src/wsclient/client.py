@@ -186,8 +186,15 @@ class Client:
         if share is not None:
             from .tabs import Role  # tab sharing is imported by pages that share only
 
+            if share.placing:
+                return  # already waiting for the tab's role
             if share.role is Role.STOPPED:
                 share.start(True)
+                if share.provider is not None and not share.placed:
+                    # Only a leader calls the provider: connect once the role is known.
+                    share.when_placed(self.driver.connect)
+                    self._publish_health()
+                    return
             else:
                 share.connect()
         self.driver.connect()

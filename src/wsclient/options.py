@@ -42,9 +42,9 @@ class Options(Record):
     # First retry window when the server drops an established connection (see backoff.py).
     backoff_after_drop: Seconds = DEFAULT_AFTER_DROP
     # Share one connection between the tabs of the browser where it can (Web Locks and
-    # BroadcastChannel); the page sets it with ?share=1 / ?share=0 (config.share_from_query).
-    # Off by default until every existing e2e suite passes with it on (docs/protocol.md).
-    share: bool = False
+    # BroadcastChannel); ?share=0 in the page's URL turns it off (config.share_from_query).
+    # A tab alone still uses one socket and one core: it leads "direct" (tabs.py).
+    share: bool = True
 
     def __post_init__(self) -> None:
         positive = (

@@ -17,12 +17,33 @@ in ``localStorage``) and on the tab's driver:
 ==========  ==================================================================================
 alone       sharing is off or unsupported: the tab's port opens real sockets (a pass-through)
 candidate   asked for the Web Lock ``wsclient:<server URL>``; no leader known yet
-leader      holds the lock; its term is the stored term + 1; runs the hub and the real socket
+leader      holds the lock; its term is the stored term + 1; owns the real socket (see below)
 follower    another tab holds the lock; its link goes over the channel (it still waits in the
             lock's queue, so it leads when the leader's tab is gone)
 stopped     not started, or stepped out (``disconnect()``, closing, ``freeze``, ``pagehide``
             persisted): holds no lock and serves nobody
 ==========  ==================================================================================
+
+**A leader alone uses the real socket directly.** A leader that knows of no other tab (the
+usual lone tab) lets its own core open the real socket: `TabPort` passes sockets through, as
+for a tab alone, and the tab's driver is given the token provider. So a lone tab costs what a
+tab alone costs: one core, one parse per frame, no extra round trip. The first sign of another
+tab switches it to the hub for good; it stays there when the other tabs leave (tabs come and
+go: a reload is a leave and a join):
+
+======  ======================  ============================================================
+mode    the real socket         left when
+======  ======================  ============================================================
+direct  the tab's own core's    another tab posts ``who`` or ``open``: the socket closes with
+        (its driver calls the   1000 "sharing with another tab", the driver loses the
+        token provider)         provider, the hub and its wire core start, and the tab's
+                                core relinks to the hub at once (no backoff); v2 resends
+                                unacked ids and resubscribes from its offsets
+hub     the hub's wire core's   the tab stops leading
+======  ======================  ============================================================
+
+A tab that takes the lead from a leader that served other tabs besides it starts in ``hub``
+(the others are about to ask for links); any other new leader starts ``direct``.
 
 **Term fencing.** Everything the leader posts carries its term; a follower takes only messages
 of the term of the leader it follows, and a new leader's announcement only with a higher term
@@ -59,6 +80,7 @@ tab       ``send``                    ``t``, ``from``, ``link``, ``text``
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -292,6 +314,17 @@ class TabsPlatform(Protocol):
 #: Makes the driver of the real connection for a new leader's hub (the hub is its receiver).
 WireFactory = Callable[[Hub], Driver]
 
+#: Close code and reason of a lone leader's own socket when another tab joins and the
+#: connection moves to the hub (the tab's core reconnects through it at once). A page may close
+#: a WebSocket only with 1000 or 3000-4999, so a real socket's close says 1000 with its reason.
+CLOSE_SHARING: Final = 1000
+SHARING: Final = "sharing with another tab"
+
+
+class TokenNotUsed(Exception):
+    """A token the leader's own core asked for while it led alone arrived after the connection
+    moved to the hub: that attempt is over (the hub's wire core asks for its own)."""
+
 
 class SharedTab:
     """One tab's part in sharing: its role, its hub when it leads, its virtual link.
@@ -313,6 +346,11 @@ class SharedTab:
         self._make_wire = make_wire
         self._driver: Driver | None = None
         self._base: Port | None = None
+        self._port: TabPort | None = None
+        #: This tab leads alone: its own core uses the real socket (no hub; module docstring).
+        self.direct = False
+        self._stint = 0  # counts the direct stints (a token of an older one is not used)
+        self._placed: list[Callable[[], None]] = []
         self.hub: Hub | None = None
         self._link: int | None = None  # the tab core's current virtual socket
         self._link_asked = False  # its ``open`` went to a leader
@@ -336,7 +374,8 @@ class SharedTab:
         def make(driver: Driver) -> Port:
             self._driver = driver
             self._base = make_base(driver)
-            return TabPort(self, self._base)
+            self._port = TabPort(self, self._base)
+            return self._port
 
         return make
 
@@ -347,8 +386,38 @@ class SharedTab:
         return self._driver
 
     @property
+    def base(self) -> Port:
+        if self._base is None:
+            raise RuntimeError("build the tab's Driver with SharedTab.port(...) first")
+        return self._base
+
+    @property
     def role(self) -> Role:
         return self.roles.role
+
+    @property
+    def real_sockets(self) -> bool:
+        """The tab's own core opens real sockets: it is alone, or leads alone (``direct``)."""
+        return self.direct or self.roles.role is Role.ALONE
+
+    @property
+    def placed(self) -> bool:
+        """This tab leads or follows."""
+        return self.roles.role in (Role.LEADER, Role.FOLLOWER)
+
+    def when_placed(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once this tab leads or follows (at once if it does; never if it
+        stops first). ``Client.connect`` waits so when there is a token provider: a lone
+        leader's first attempt then asks its own provider (a follower's asks none)."""
+        if self.placed:
+            callback()
+        else:
+            self._placed.append(callback)
+
+    @property
+    def placing(self) -> bool:
+        """A ``when_placed`` callback waits (the page shows ``connecting`` meanwhile)."""
+        return bool(self._placed)
 
     @property
     def tabs(self) -> int:
@@ -364,6 +433,8 @@ class SharedTab:
         role = self.roles.role
         if role is Role.STOPPED or role is Role.ALONE:
             return replace(own, role="alone", tabs=1)
+        if self._placed and own.state is State.DISCONNECTED:
+            own = replace(own, state=State.CONNECTING)  # connect() waits for the tab's role
         page_role = "leader" if role is Role.LEADER else "follower"
         shared = self._shared
         if shared is None or own.state is State.DISCONNECTED:
@@ -403,6 +474,8 @@ class SharedTab:
         self.provider = provider
         if self.hub is not None:
             self.hub.wire.set_auth(provider)
+        elif self.direct:
+            self.driver.set_auth(None if provider is None else self._direct_token)
 
     # --- inputs --------------------------------------------------------------------------------
 
@@ -414,6 +487,7 @@ class SharedTab:
     def stop(self) -> None:
         """Step out (``disconnect()``, the page closing or going to sleep): a leader hands
         over first."""
+        self._placed = []
         self._run(self.roles.stop())
         self._tabs = 1
         self._shared = None
@@ -526,6 +600,84 @@ class SharedTab:
         self._arm()
 
     def _lead(self, term: int) -> None:
+        """This tab leads: alone (``direct``) unless the leader before it served other tabs
+        besides this one (they are about to ask for links: start the hub at once)."""
+        others = self._tabs - 2  # the last leader's count, without it and this tab
+        self._tabs = 1
+        if others > 0:
+            self._lead_hub(term)
+        else:
+            self._lead_direct()
+
+    def _lead_direct(self) -> None:
+        """Lead alone: the tab's core uses the real socket and calls the provider itself. A
+        link it has waiting for a leader becomes a real socket (without a provider), or is
+        closed so that the next attempt asks for a token first."""
+        self.direct = True
+        self._stint += 1
+        self._shared = None
+        driver = self.driver
+        if self.provider is not None:
+            driver.set_auth(self._direct_token)
+        socket_id = self._link
+        if socket_id is not None:
+            asked = self._link_asked
+            self._link = None
+            self._link_open = self._link_asked = False
+            if not asked and self.provider is None:
+                self._tab_port().adopt(socket_id)
+                self.base.open_socket(socket_id)
+                return
+            driver.socket_closed(socket_id, CLOSE_LEADER_GONE, LEADER_GONE)
+        self._retry_now()
+
+    def _share_wire(self) -> None:
+        """Another tab showed up while this tab leads alone: the hub takes the real socket
+        over (module docstring, "direct")."""
+        logger.info(
+            "tab %s: another tab joined; sharing the connection through the hub", self.tab_id
+        )
+        self.direct = False
+        self._drop_real(CLOSE_SHARING, SHARING)
+        self._lead_hub(self.roles.term)
+
+    def _drop_real(self, code: int, reason: str) -> None:
+        """The tab's core stops using real sockets: it loses the provider (the wire's core
+        calls it from now on) and its real socket closes, reported to its driver."""
+        driver = self.driver
+        if self.provider is not None:
+            driver.set_auth(None)
+        socket_id = self._tab_port().release()
+        if socket_id is not None and socket_id == driver.core.socket_id:
+            unsent = self.base.close_socket(socket_id, CLOSE_SHARING, reason)
+            driver.socket_closed(socket_id, code, reason, unsent)
+
+    def _direct_token(self, context: dict[str, object]) -> object:
+        """The token provider as the tab's own driver calls it while this tab leads alone. An
+        answer that arrives after the connection moved to the hub fails that attempt, and the
+        tab's core relinks at once."""
+        provider = self.provider
+        if provider is None:
+            return None
+        result = provider(context)
+        if not inspect.isawaitable(result):
+            return result
+        return self._only_while_direct(result, self._stint)
+
+    async def _only_while_direct(self, answer: Awaitable[object], stint: int) -> object:
+        value = await answer
+        if not (self.direct and self._stint == stint):
+            self._mail.append(self._retry_now)
+            self._platform.wake()
+            raise TokenNotUsed("this tab now shares its connection: the hub asks for the token")
+        return value
+
+    def _tab_port(self) -> TabPort:
+        if self._port is None:
+            raise RuntimeError("build the tab's Driver with SharedTab.port(...) first")
+        return self._port
+
+    def _lead_hub(self, term: int) -> None:
         hub = Hub(self._options, term, self._platform.post, self.tab_id, self)
         hub.on_wire_health = self._wire_health
         self.hub = hub
@@ -536,12 +688,16 @@ class SharedTab:
         wire.connect()
 
     def _resign(self) -> None:
+        if self.direct:
+            self.direct = False
+            self._drop_real(CLOSE_LEADER_GONE, LEADER_GONE)
+            return
         hub, self.hub = self.hub, None
         self._shared = None
         if hub is not None:
             hub.on_wire_health = None
-            hub.wire.close()
             hub.shut()
+            hub.wire.close()
 
     def _wire_health(self, health: Health) -> None:
         """The leader's wire changed: the page of every tab shows it; the leader's own tab, if it
@@ -646,8 +802,14 @@ class SharedTab:
                 self._shared = health
 
     def _from_tab(self, kind: object, message: ChannelMessage) -> None:
-        hub = self.hub
         tab = message.get("from")
+        if (
+            self.direct
+            and isinstance(tab, str)
+            and (kind == "who" or (kind == "open" and message.get("t") == self.roles.term))
+        ):
+            self._share_wire()
+        hub = self.hub
         if hub is None or not isinstance(tab, str):
             return
         if kind == "who":
@@ -676,6 +838,10 @@ class SharedTab:
     def _arm(self) -> None:
         """After every input: re-arm the hub's timer if its deadline moved; tell ``on_change``
         if the role or the tab count did."""
+        if self._placed and self.placed:
+            placed, self._placed = self._placed, []
+            for callback in placed:
+                callback()
         shown = (self.roles.role, self.tabs, self._shared)
         if shown != self._shown:
             self._shown = shown
@@ -711,32 +877,43 @@ def _shared_health(health: Health, now: float) -> ChannelMessage:
 
 
 class TabPort:
-    """The tab driver's ``Port`` when sharing: sockets are virtual links (`SharedTab`); the
-    clock, the timer and durable storage are the page's port. Alone, it passes sockets through."""
+    """The tab driver's ``Port`` when sharing: sockets are virtual links (`SharedTab`) unless the
+    tab's core uses the real socket (alone, or leading alone: ``SharedTab.real_sockets``); the
+    clock, the timer and durable storage are the page's port. A socket stays what it was
+    opened as: a real socket's sends and close go to the page's port."""
 
     def __init__(self, share: SharedTab, base: Port) -> None:
         self._share = share
         self._base = base
+        self._real: int | None = None  # the core's socket on the page's port, if any
 
-    def _alone(self) -> bool:
-        return self._share.role is Role.ALONE
+    def adopt(self, socket_id: int) -> None:
+        """``socket_id`` (opened as a link still waiting for a leader) is a real socket now."""
+        self._real = socket_id
+
+    def release(self) -> int | None:
+        """Forget the real socket (the caller closes it): the next ones are links."""
+        socket_id, self._real = self._real, None
+        return socket_id
 
     def now(self) -> float:
         return self._base.now()
 
     def open_socket(self, socket_id: int) -> None:
-        if self._alone():
+        if self._share.real_sockets:
+            self._real = socket_id
             self._base.open_socket(socket_id)
         else:
             self._share.link_open(socket_id)
 
     def send(self, socket_id: int, text: str) -> bool:
-        if self._alone():
+        if socket_id == self._real:
             return self._base.send(socket_id, text)
         return self._share.link_send(socket_id, text)
 
     def close_socket(self, socket_id: int, code: int, reason: str) -> int:
-        if self._alone():
+        if socket_id == self._real:
+            self._real = None
             return self._base.close_socket(socket_id, code, reason)
         self._share.link_close(socket_id)
         return 0

@@ -139,6 +139,7 @@ class Hub:
         self._replayed: dict[str, int] = {}
         #: Told of every health of the wire (the page shows the shared connection's state).
         self.on_wire_health: Callable[[Health], None] | None = None
+        self._shut = False
 
     def attach(self, wire: Driver) -> None:
         """The driver of the real connection (made with this hub as its receiver)."""
@@ -231,6 +232,7 @@ class Hub:
             self._close_link(link, CLOSE_LEADER_GONE, LEADER_GONE)
         self._links.clear()
         self._socket = None
+        self._shut = True  # the wire's last healths (it closes next) tell the tabs nothing
 
     # --- driver.Receiver of the wire ------------------------------------------------------------
 
@@ -276,8 +278,8 @@ class Hub:
                 self.post({"k": "frames", "links": links, "batch": remote})
 
     def on_health(self, health: Health) -> None:
-        if self._wire is None:
-            return  # the wire driver's first health, before ``attach``
+        if self._wire is None or self._shut:
+            return  # the wire driver's first health, before ``attach``; or after ``shut``
         if self.on_wire_health is not None:
             self.on_wire_health(health)
         usable = health.state is State.CONNECTED and health.protocol != 0

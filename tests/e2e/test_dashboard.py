@@ -396,8 +396,12 @@ def test_log_debug_prints_one_line_per_state_change_and_nothing_per_message(
                  && window.__wsclientLines.some((l) => l.includes('reconnecting -> connected'))"""
     )
     lines = page.evaluate("window.__wsclientLines")
+    # A lone tab shares by default: it finds it leads (two lines), then runs one core on its
+    # own socket, so every line about the connection appears once.
     expected = [
+        r"wsclient INFO: tab [0-9a-f]{12}: stopped -> candidate \(start sharing\)",
         r"wsclient INFO: connection disconnected -> connecting \(connect\)",
+        r"wsclient INFO: tab [0-9a-f]{12}: candidate -> leader \(lock granted\)",
         r"wsclient INFO: connection connecting -> connected \(socket_opened\)",
         r"wsclient INFO: the server speaks protocol 2",
         r"wsclient INFO: connection connected -> reconnecting \(connection lost\)",

@@ -7,6 +7,7 @@ Every wait is on a condition (the server's snapshot, the pages' stores); nothing
 from __future__ import annotations
 
 import json
+import time
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page
 
 from server import ServerThread
+from server.records import Snapshot
 from tests.e2e.conftest import BOOT_TIMEOUT_MS
 from tests.e2e.recovery_helpers import FAST, STORES_STATE_JS
 
@@ -50,7 +52,7 @@ def tab(context: BrowserContext, server: ServerThread) -> Tab:
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.__dict__["errors"] = errors
-        params = {"project": "", "share": 1, **FAST, **query}
+        params = {"project": "", **FAST, **query}  # sharing is on by default
         page.goto(f"{server.url}index.html?{urllib.parse.urlencode(params)}")
         page.wait_for_function("() => window.wsclient !== undefined", timeout=BOOT_TIMEOUT_MS)
         page.evaluate(LISTEN_JS)
@@ -119,14 +121,17 @@ def leader_of(pages: list[Page]) -> Page:
 
 
 def test_three_tabs_hold_one_socket(tab: Tab, server: ServerThread) -> None:
-    """Three tabs of one browser: one socket at the server, one leader, every tab connected and
-    counting three tabs."""
+    """Three tabs of one browser, default options: one socket at the server, one leader, every
+    tab connected and counting three tabs. (The first tab led alone on its own socket until the
+    second opened; then the shared socket replaced it.)"""
     pages = [tab(), tab(), tab()]
     connected(*pages)
     for page in pages:
         wait_health(page, "h.tabs === 3")
     snap = server.snapshot()
-    assert (snap.sockets_open, snap.sockets_opened) == (1, 1)
+    assert (snap.sockets_open, snap.sockets_opened) == (1, 2)
+    first = snap.connections[0]
+    assert (first.close_code, first.closed_by) == (1000, "client")  # the server keeps no reason
     assert sorted(roles(pages)) == [("follower", 3), ("follower", 3), ("leader", 3)]
     assert all(not p.__dict__["errors"] for p in pages)
 
@@ -183,7 +188,7 @@ def test_a_followers_send_and_request_reach_the_server_once(tab: Tab, server: Se
     assert sorted(a.message["type"] for a in applied) == ["chat.message", "save"]
     assert len({a.id for a in applied}) == 2
     snap = server.snapshot()
-    assert snap.sockets_opened == 1
+    assert (snap.sockets_open, snap.sockets_opened) == (1, 2)
 
 
 def test_leader_closed_under_traffic_another_leads_and_nothing_is_lost(
@@ -215,7 +220,7 @@ def test_leader_closed_under_traffic_another_leads_and_nothing_is_lost(
         assert len(offsets) == len(set(offsets)), f"an event applied twice: {items}"
         assert health(page)["duplicates"] == 0
     snap = server.snapshot()
-    assert (snap.sockets_open, snap.sockets_opened) == (1, 2)
+    assert (snap.sockets_open, snap.sockets_opened) == (1, 3)  # alone, shared, handed over
 
 
 def test_leader_reload_hands_over_and_the_reloaded_tab_follows(
@@ -253,12 +258,12 @@ def test_a_follower_disconnect_takes_only_that_tab_out(tab: Tab, server: ServerT
     wait_health(follower, "h.status === 'disconnected'")
     wait_health(leader, "h.tabs === 1 && h.status === 'connected'")
     server.emit_many("alpha", 4)
-    assert server.snapshot().sockets_opened == 1
+    assert server.snapshot().sockets_opened == 2  # the leader stays on the shared socket
     follower.evaluate("() => window.wsclient.connect()")
     connected(follower)
     wait_stores_equal(follower, server, "alpha")
     wait_health(leader, "h.tabs === 2")
-    assert server.snapshot().sockets_opened == 1
+    assert server.snapshot().sockets_opened == 2
 
 
 def test_a_leader_disconnect_hands_the_connection_over(tab: Tab, server: ServerThread) -> None:
@@ -274,7 +279,7 @@ def test_a_leader_disconnect_hands_the_connection_over(tab: Tab, server: ServerT
     server.emit_many("alpha", 3)
     wait_stores_equal(other, server, "alpha")
     snap = server.snapshot()
-    assert (snap.sockets_open, snap.sockets_opened) == (1, 2)
+    assert (snap.sockets_open, snap.sockets_opened) == (1, 3)
 
 
 def test_a_server_kill_makes_one_reconnect_not_one_per_tab(tab: Tab, server: ServerThread) -> None:
@@ -285,11 +290,170 @@ def test_a_server_kill_makes_one_reconnect_not_one_per_tab(tab: Tab, server: Ser
     for page in pages:
         subscribe(page, server, "alpha")
     server.emit_many("alpha", 3)
+    opened = server.snapshot().sockets_opened
     server.drop()
     server.emit_many("alpha", 3)
-    server.wait_for(lambda s: s.sockets_opened == 2 and s.sockets_open == 1)
+    wait_server(pages[0], server, lambda s: s.sockets_opened == opened + 1 and s.sockets_open == 1)
     connected(*pages)
     for page in pages:
         wait_stores_equal(page, server, "alpha")
     snap = server.snapshot()
+    assert (snap.sockets_open, snap.sockets_opened) == (1, opened + 1)
+
+
+def wait_server(
+    page: Page, server: ServerThread, predicate: Callable[[Snapshot], bool], timeout: float = 15.0
+) -> Snapshot:
+    """``server.wait_for`` that keeps Playwright's event loop turning (the route guard stalls
+    the pages' requests otherwise)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        snap = server.snapshot()
+        if predicate(snap):
+            return snap
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s: {snap.connections}")
+        page.wait_for_timeout(20)
+
+
+# Every console line the client writes, in order (installed before the page's scripts).
+CONSOLE_RECORDER_JS = """
+(() => {
+  const lines = (window.__wsclientLines = []);
+  for (const level of ["debug", "log", "info", "warn", "error"]) {
+    const original = console[level].bind(console);
+    console[level] = (...args) => {
+      const text = args.map(String).join(" ");
+      if (text.startsWith("wsclient")) lines.push(text);
+      original(...args);
+    };
+  }
+})();
+"""
+
+
+def test_a_lone_tab_leads_on_one_socket_and_handles_each_frame_once(
+    tab: Tab, server: ServerThread, context: BrowserContext
+) -> None:
+    """Default options, one tab: it leads on its own socket (one core: the protocol is logged
+    once, each frame reaches the listeners once), and no socket more than a tab alone."""
+    context.add_init_script(CONSOLE_RECORDER_JS)
+    page = tab(log="debug")
+    connected(page)
+    wait_health(page, "h.role === 'leader' && h.tabs === 1")
+    subscribe(page, server, "alpha")
+    server.emit_many("alpha", 20)
+    server.burst([json.dumps({"type": "chat.message", "n": n}) for n in range(50)])
+    wait_stores_equal(page, server, "alpha")
+    page.wait_for_function(
+        "() => window.__seen.types.filter((t) => t === 'chat.message').length >= 50"
+    )
+    seen = page.evaluate("() => window.__seen")
+    offsets = [o for o in seen["byProject"]["alpha"] if o is not None]
+    assert offsets == list(range(1, 21))
+    assert seen["types"].count("chat.message") == 50
+    lines = page.evaluate("() => window.__wsclientLines")
+    assert sum("speaks protocol" in line for line in lines) == 1, lines
+    assert sum("disconnected -> connecting" in line for line in lines) == 1, lines
+    snap = server.snapshot()
+    assert (snap.sockets_open, snap.sockets_opened) == (1, 1)
+    assert health(page)["duplicates"] == 0
+    assert not page.__dict__["errors"]
+
+
+PUMP_JS = """() => {
+  window.__made = 0;
+  window.__settled = 0;
+  window.__failed = [];
+  window.__pump = setInterval(() => {
+    const n = ++window.__made;
+    window.wsclient.request({ type: "save", n }, { timeout: 30000 }).then(
+      () => { window.__settled += 1; },
+      (e) => { window.__failed.push(String(e)); },
+    );
+  }, 20);
+}"""
+
+
+def test_a_second_tab_moves_the_first_onto_the_shared_socket_and_nothing_is_lost(
+    tab: Tab, server: ServerThread
+) -> None:
+    """A lone tab makes a request every 20 ms and gets events while a second tab opens: its
+    socket closes with 1000 "sharing with another tab", it reconnects through the shared one at
+    once, resubscribing from its offset; every request is applied once and settles, its stores
+    end equal to the server's with no event twice, and both tabs are on one socket."""
+    a = tab()
+    connected(a)
+    subscribe(a, server, "alpha")
+    server.emit_many("alpha", 10)
+    wait_stores_equal(a, server, "alpha")
+    a.evaluate(PUMP_JS)
+    server.flood(json.dumps({"type": "system.heartbeat"}), 100, rate=50)
+    b = tab()
+    server.emit_many("alpha", 10)
+    connected(a, b)
+    wait_health(a, "h.role === 'leader' && h.tabs === 2")
+    wait_health(b, "h.role === 'follower' && h.tabs === 2")
+    server.emit_many("alpha", 5)
+    a.evaluate("() => clearInterval(window.__pump)")
+    made = a.evaluate("() => window.__made")
+    a.wait_for_function("(n) => window.__settled === n", arg=made, timeout=30_000)
+    assert a.evaluate("() => window.__failed") == []
+    saves = [x for x in server.applied() if x.message["type"] == "save"]
+    assert sorted(x.message["n"] for x in saves) == list(range(1, made + 1))
+    wait_stores_equal(a, server, "alpha")
+    offsets = a.evaluate("() => window.__seen.byProject.alpha.filter((o) => o !== null)")
+    assert len(offsets) == len(set(offsets)), "an event applied twice"
+    assert health(a)["duplicates"] == 0 and health(a)["queueDepth"] == 0
+    snap = server.snapshot()
     assert (snap.sockets_open, snap.sockets_opened) == (1, 2)
+    first, shared = snap.connections
+    assert (first.close_code, first.closed_by) == (1000, "client")  # the server keeps no reason
+    (resubscribe,) = [
+        m for m in shared.messages_of_type("subscribe") if m["project_id"] == "alpha"
+    ][:1]
+    assert resubscribe["since"]["offset"] >= 10  # from a's position, not from scratch
+    assert not a.__dict__["errors"] and not b.__dict__["errors"]
+
+
+RESYNC_JS = """() => {
+  window.__resyncs = [];
+  window.wsclient.on("resync", (m) => { window.__resyncs.push(m.project_id); });
+}"""
+
+SYNC_JS = """(p) => {
+  let value;
+  window.wsclient.sync.subscribe((v) => { value = v; })();
+  return value[p];
+}"""
+
+
+def test_a_v1_server_gets_stale_and_resync_when_the_connection_moves_or_is_handed_over(
+    tab: Tab, server: ServerThread
+) -> None:
+    """v1 has no recovery: when a lone tab's connection moves to the shared socket, and when the
+    leader's tab closes, each tab's projects become honestly ``stale`` with one ``resync``;
+    events keep flowing to them."""
+    server.set_v1(True)
+    a = tab()
+    connected(a)
+    a.evaluate(RESYNC_JS)
+    a.evaluate("() => window.wsclient.subscribe('alpha')")
+    a.wait_for_function(f"() => ({SYNC_JS})('alpha') === 'live'")
+    b = tab()
+    b.evaluate(RESYNC_JS)
+    wait_health(a, "h.tabs === 2 && h.status === 'connected' && h.protocol === 1")
+    a.wait_for_function("() => window.__resyncs.length === 1")
+    assert a.evaluate(SYNC_JS, "alpha") == "stale"
+    b.evaluate("() => window.wsclient.subscribe('alpha')")
+    b.wait_for_function(f"() => ({SYNC_JS})('alpha') === 'live'")
+    assert b.evaluate("() => window.__resyncs") == []
+    a.close()
+    wait_health(b, "h.role === 'leader' && h.status === 'connected' && h.protocol === 1")
+    b.wait_for_function("() => window.__resyncs.length === 1")
+    assert b.evaluate("() => window.__resyncs") == ["alpha"]
+    assert b.evaluate(SYNC_JS, "alpha") == "stale"
+    server.emit("alpha", "project.updated", data={"name": "still flowing"})
+    b.wait_for_function("() => (window.__seen.byProject.alpha || []).length >= 1")
+    assert all(c.protocol == 1 for c in server.snapshot().connections)
+    assert not b.__dict__["errors"]

@@ -12,10 +12,12 @@ from wsclient.tabs import Role
 
 
 def test_three_tabs_hold_one_socket() -> None:
-    """Three connected tabs: one socket to the server, one leader, every tab connected."""
+    """Three connected tabs: one socket to the server, one leader, every tab connected. (The
+    first tab led alone on its own socket until the second came: then the hub's took over.)"""
     world = World()
     a, b, c = world.open_tabs("a", "b", "c")
-    assert world.server.accepted == 1
+    assert len(world.server.conns) == 1 and world.server.accepted == 2
+    assert a.sockets() == [("tab", 1), ("wire", 1)]
     assert [t.share.role for t in (a, b, c)] == [Role.LEADER, Role.FOLLOWER, Role.FOLLOWER]
     assert [t.state for t in (a, b, c)] == [State.CONNECTED] * 3
     assert [t.share.tabs for t in (a, b, c)] == [3, 3, 3]
@@ -23,13 +25,16 @@ def test_three_tabs_hold_one_socket() -> None:
 
 
 def test_the_page_hears_when_its_role_or_tab_count_changes() -> None:
-    """on_change fires when a tab becomes a follower and when a third tab joins."""
+    """on_change fires when the tab count changes (and when the shared connection does)."""
     world = World()
     (a,) = world.open_tabs("a")
     seen: list[tuple[str, int]] = []
     a.share.on_change = lambda: seen.append((a.share.role.value, a.share.tabs))
     world.open_tabs("b")
-    assert seen == [("leader", 2)]
+    assert seen[-1] == ("leader", 2)
+    seen.clear()
+    world.open_tabs("c")
+    assert seen == [("leader", 3)]
 
 
 def test_a_tab_alone_opens_its_own_socket() -> None:
@@ -157,7 +162,7 @@ def test_leader_closing_under_traffic_hands_over_without_loss() -> None:
         world.server.emit("beta")
     world.advance(0.0)
     assert world.leader() is b
-    assert world.server.accepted == 2
+    assert len(world.server.conns) == 1
     assert b.state is c.state is State.CONNECTED
     world.server.emit("alpha")
     world.advance(0.0)
@@ -165,7 +170,11 @@ def test_leader_closing_under_traffic_hands_over_without_loss() -> None:
         assert_in_step(tab, "alpha", 13)
         assert tab.core.health().duplicates == 0
     assert_in_step(c, "beta", 8)
-    after = [m for m in world.server.received[sent:] if m["type"] == "subscribe"]
+    # b took the lead alone (c had left) and shared it once c asked: the wire subscribes each
+    # project once, from the lowest position any tab holds.
+    (wire,) = world.server.conns.values()
+    after = [m for m in wire.received if m["type"] == "subscribe"]
+    assert world.server.received[sent:]
     assert sorted(json.dumps(m, sort_keys=True) for m in after) == [
         json.dumps({"project_id": p, "since": {"epoch": "e1", "offset": 5}, "type": "subscribe"})
         for p in ("alpha", "beta")
@@ -228,9 +237,11 @@ def test_a_follower_disconnect_takes_only_that_tab_out() -> None:
     assert b.state is State.DISCONNECTED and b.share.role is Role.STOPPED
     assert a.state is State.CONNECTED and a.share.tabs == 1
     assert {"type": "unsubscribe", "project_id": "beta"} in world.server.received
+    accepted = world.server.accepted
     b.connect()
     world.advance(0.0)
-    assert b.state is State.CONNECTED and world.server.accepted == 1
+    assert b.state is State.CONNECTED and world.server.accepted == accepted
+    assert a.share.tabs == 2 and len(world.server.conns) == 1
 
 
 def test_a_leader_disconnect_hands_over() -> None:
@@ -258,12 +269,13 @@ def test_a_server_restart_makes_one_reconnect_not_one_per_tab() -> None:
     world.advance(0.0)
     world.server.emit("alpha")
     world.advance(0.0)
+    accepted = world.server.accepted
     world.server.kill()
     world.run()
     assert {t.state for t in (a, b, c)} == {State.RECONNECTING}
     world.server.emit("alpha")
     world.advance(15.0)
-    assert world.server.accepted == 2
+    assert world.server.accepted == accepted + 1
     assert {t.state for t in (a, b, c)} == {State.CONNECTED}
     assert len(world.server.subscribes("alpha")) == 4
     world.server.emit("alpha")

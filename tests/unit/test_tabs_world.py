@@ -17,6 +17,8 @@ from typing import Any
 
 from fakes import FakePort, Recorder
 
+from wsclient.actions import OpenSocket
+from wsclient.client import Client
 from wsclient.core import Session, State
 from wsclient.driver import Driver
 from wsclient.messages import ProjectEvent, ProjectSnapshot
@@ -26,6 +28,9 @@ from wsclient.tabs_hub import ChannelMessage, Hub, WirePort
 
 LEADER_LOCK = "wsclient:ws://server/ws"
 HELLO = '{"type": "hello", "protocol": 2}'
+#: A token provider as the tests give it (sync: it answers at once).
+Provider = Callable[[dict[str, object]], object]
+
 OPTIONS = Options(ping_interval=5.0, pong_timeout=4.0, backoff_initial=1.0, backoff_after_drop=10.0)
 
 
@@ -70,10 +75,18 @@ class World:
         self.time = target
         self.run()
 
-    def tab(self, tab_id: str, *, shared: bool = True) -> Tab:
-        tab = Tab(self, tab_id)
+    def tab(self, tab_id: str, *, shared: bool = True, provider: Provider | None = None) -> Tab:
+        tab = Tab(self, tab_id, provider)
         self.tabs[tab_id] = tab
         tab.start(shared)
+        return tab
+
+    def page(self, tab_id: str, *, provider: Provider | None = None) -> Tab:
+        """A tab whose page runs the public ``Client`` (as ``app.start`` builds it) and has
+        called ``connect()``; its listeners' messages are in ``tab.page``."""
+        tab = Tab(self, tab_id, provider, client=True)
+        self.tabs[tab_id] = tab
+        tab.client_connect()
         return tab
 
     def open_tabs(self, *ids: str) -> list[Tab]:
@@ -231,6 +244,7 @@ class Conn:
         self.port = port
         self.socket_id = socket_id
         self.subs: set[str] = set()
+        self.received: list[dict[str, Any]] = []  # every frame on this connection, in order
 
 
 class Server:
@@ -243,6 +257,7 @@ class Server:
         self.conns: dict[tuple[int, int], Conn] = {}
         self.accepted = 0
         self.received: list[dict[str, Any]] = []  # every frame, in order
+        self.tokens: list[str] = []  # the tokens presented (auth frames)
         self.applied: list[dict[str, Any]] = []  # application messages, each applied once
         self._answered: set[str] = set()
 
@@ -273,8 +288,12 @@ class Server:
             return
         obj = json.loads(text)
         self.received.append(obj)
+        conn.received.append(obj)
         kind = obj.get("type")
-        if kind == "subscribe":
+        if kind == "auth":
+            self.tokens.append(obj["token"])
+            self.to(conn, [json.dumps({"type": "auth.ok"})])
+        elif kind == "subscribe":
             conn.subs.add(obj["project_id"])
             self.to(conn, self._reply(obj["project_id"], obj.get("since")))
         elif kind == "unsubscribe":
@@ -359,23 +378,55 @@ class Server:
 class Tab:
     """One tab: its ``SharedTab``, its own ``Session`` + ``Driver``, and what its page heard."""
 
-    def __init__(self, world: World, tab_id: str) -> None:
+    def __init__(
+        self, world: World, tab_id: str, provider: Provider | None = None, *, client: bool = False
+    ) -> None:
         self.world = world
         self.tab_id = tab_id
         self.alive = True
         self.platform = Platform(world, self)
         self.share = SharedTab(tab_id, self.platform, world.options, self._make_wire)
-        self.core = Session(world.options, random=lambda: 0.5, id_prefix=tab_id)
         self.page = Recorder()
-        self.port = SocketPort(world, self)  # its sockets are used only when alone
-        self.driver = Driver(self.core, self.share.port(self.port.bind), self.page)
+        self.port = SocketPort(world, self)  # the tab's own sockets: alone or leading alone
         self.wire_ports: list[SocketPort] = [self.port]
+        self.client: Client | None = None
+        if client:
+            self.client = Client(
+                "ws://server/ws",
+                world.options,
+                port=lambda _url, driver: self.port.bind(driver),
+                auth=provider,
+                share=self.share,
+                id_prefix=tab_id,
+            )
+            self.client.on("*", self.page.dispatch)
+            self.core = self.client.core
+            self.driver = self.client.driver
+        else:
+            self.share.provider = provider  # as Client does: only a leader calls it
+            self.core = Session(world.options, random=lambda: 0.5, id_prefix=tab_id)
+            self.driver = Driver(self.core, self.share.port(self.port.bind), self.page)
+
+    def client_connect(self) -> None:
+        assert self.client is not None
+        self.client.connect()
+        self.world.run()
 
     def _make_wire(self, hub: Hub) -> Driver:
         port = SocketPort(self.world, self)
         self.wire_ports.append(port)
-        core = Session(self.world.options, random=lambda: 0.5)
-        return Driver(core, lambda driver: WirePort(port.bind(driver)), hub)
+        provider = self.share.provider
+        core = Session(self.world.options, random=lambda: 0.5, auth=provider is not None)
+        return Driver(core, lambda driver: WirePort(port.bind(driver)), hub, provider=provider)
+
+    def sockets(self) -> list[tuple[str, int]]:
+        """("tab" | "wire", socket id) of every real socket this tab opened, in order."""
+        return [
+            ("tab" if port is self.port else "wire", action.socket_id)
+            for port in self.wire_ports
+            for _, action in port.history
+            if isinstance(action, OpenSocket)
+        ]
 
     def start(self, shared: bool = True) -> None:
         self.share.start(shared)

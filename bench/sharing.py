@@ -30,8 +30,7 @@ from .harness import BOOT_TIMEOUT_MS, Bench, Row, Section, alternate, fmt, media
 
 PROJECT = "alpha"
 QUERY = {
-    "project": "",
-    "share": 1,
+    "project": "",  # sharing is on by default
     "backoff_initial": 50,
     "backoff_after_drop": 100,
     "min_uptime": 1,
@@ -220,6 +219,12 @@ def run(bench: Bench) -> Section:
     )
     leader_ms, follower_ms = cost_per_event(bench, events)
     ratio = median(follower_ms) / median(leader_ms)
+    sec.details.append(
+        "main-thread us per event, leader / follower: "
+        + ", ".join(
+            f"{fmt(a * 1000)}/{fmt(b * 1000)}" for a, b in zip(leader_ms, follower_ms, strict=True)
+        )
+    )
     sec.rows.append(
         Row(
             "Main-thread cost per event: follower tab vs leader tab",

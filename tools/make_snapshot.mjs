@@ -33,9 +33,9 @@ const files = readdirSync(srcDir).filter((f) => f.endsWith(".py")).sort();
 const sources = files.map((f) => [f, readFileSync(join(srcDir, f))]);
 
 // The package's modules that import without a page (no js.document, no pyscript, no proxies kept
-// at import time): all but the browser adapter, which loads from [files] at boot, and tab sharing
-// (imported only by a page that shares): every module imported here is download size.
-const PAGE_ONLY = new Set(["port", "dom", "bridge", "ui", "tabs", "tabs_hub", "tabs_outbox"]);
+// at import time): all but the browser adapter, which loads from [files] at boot. Tab sharing is
+// in: pages share by default (a lone tab too), so it would be compiled at every boot otherwise.
+const PAGE_ONLY = new Set(["port", "dom", "bridge", "ui"]);
 const PACKAGE = ["wsclient", ...files.map((f) => f.slice(0, -3))
   .filter((m) => m !== "__init__" && !PAGE_ONLY.has(m)).map((m) => `wsclient.${m}`)];
 // sys.modules of the booted page minus page-only modules (js, pyodide_js, polyscript, _pyscript,

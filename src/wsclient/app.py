@@ -83,7 +83,8 @@ def start(
     def shared_tab(url: str, options: Options) -> SharedTab | None:
         if not (share and options.share and port.sharing_supported()):
             return None
-        # Tab sharing is imported by pages that share only (1,400 lines a lone page never runs).
+        # Tab sharing is imported by pages that share only (``share=0`` pages never run it; the
+        # memory snapshot has it imported).
         from .tabs import SharedTab
         from .tabs_hub import WirePort
 

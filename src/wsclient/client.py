@@ -179,7 +179,9 @@ class Client:
 
     def connect(self) -> None:
         """Connect (or retry now); a client with a bad configuration stays in its error. A tab
-        that shares (re)joins the tabs first."""
+        that shares (re)joins the tabs first; with a token provider its core connects once it
+        knows whether it leads (then it calls the provider) or follows (it never does), a lock
+        grant or a leader's answer away (``state`` says ``connecting`` meanwhile)."""
         if self.url is None:
             return
         share = self._share

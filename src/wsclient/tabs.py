@@ -64,8 +64,9 @@ from      kinds                       fields
 ========  ==========================  =======================================================
 leader    ``leader`` ``bye``          ``t`` (term), ``leader`` (tab id)
 leader    ``opened``                  ``t``, ``to``, ``link``, ``hello`` (text or null)
-leader    ``frames``                  ``t``, ``links`` ({tab: link}), ``batch`` ([[text,
-                                      [tab...] or null (every tab)]...])
+leader    ``frames``                  ``t``, ``links`` ({tab: link}), ``to`` ({tab: that
+                                      tab's frames joined with U+001E, as the page's transport
+                                      joins a batch: one parse, as for the leader's own tab})
 leader    ``closed``                  ``t``, ``to``, ``link``, ``code``, ``reason``
 leader    ``tabs`` ``up``             ``t``, ``count`` (tabs)
 leader    ``health``                  ``t``, ``health`` (the shared connection's page-visible
@@ -766,7 +767,7 @@ class SharedTab:
             if hello is not None:
                 driver.frames(link, [hello])
 
-    def _frames(self, link: int, texts: list[str]) -> None:
+    def _frames(self, link: int, texts: str | list[str]) -> None:
         if link == self._link and self._link_open and texts:
             self.driver.frames(link, texts)
 
@@ -781,10 +782,10 @@ class SharedTab:
         if kind == "frames":
             links = message.get("links")
             link = links.get(me) if isinstance(links, dict) else None
-            if isinstance(link, int):
-                batch = message.get("batch") or []
-                texts = [text for text, tabs in batch if tabs is None or me in tabs]
-                self._frames(link, texts)
+            to = message.get("to")
+            texts = to.get(me) if isinstance(to, dict) else None
+            if isinstance(link, int) and isinstance(texts, str):
+                self._frames(link, texts)  # joined as the transport joins a batch: one parse
         elif kind == "opened" and message.get("to") == me:
             hello = message.get("hello")
             self._opened(int(message["link"]), hello if isinstance(hello, str) else None)

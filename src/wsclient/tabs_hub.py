@@ -63,6 +63,10 @@ LEADER_GONE: Final = "leader gone"
 
 #: A channel message: a JSON-compatible dict (it crosses ``BroadcastChannel`` as is).
 ChannelMessage = dict[str, Any]
+#: Joins the text frames of a batch for a follower, as the page's transport joins them for its
+#: own driver. The hub forwards only frames that parsed, and the strict JSON scanner refuses a
+#: raw control character, so no forwarded frame holds one.
+SEPARATOR: Final = "\x1e"
 
 
 class Downstream(Protocol):
@@ -247,7 +251,7 @@ class Hub:
         return message
 
     def parse_joined(self, batch: str) -> list[Message | None]:
-        return [self.parse(text) for text in batch.split("\x1e")]
+        return [self.parse(text) for text in batch.split(SEPARATOR)]
 
     def dispatch(self, message: Message) -> None:
         pass  # routed when parsed
@@ -267,15 +271,16 @@ class Hub:
         link = self._links.get(local)
         if mine and link is not None and link.open:
             self._local.link_frames(link.id, mine)
-        remote = [
-            [text, None if tabs is None else [t for t in tabs if t != local]]
-            for text, tabs in batch
-            if tabs is None or any(t != local for t in tabs)
-        ]
-        if remote:
-            links = {t: lk.id for t, lk in self._links.items() if lk.open and t != local}
-            if links:
-                self.post({"k": "frames", "links": links, "batch": remote})
+        links = {t: lk.id for t, lk in self._links.items() if lk.open and t != local}
+        if not links:
+            return
+        to: dict[str, str] = {}
+        for tab in links:
+            texts = [text for text, tabs in batch if tabs is None or tab in tabs]
+            if texts:
+                to[tab] = SEPARATOR.join(texts)
+        if to:
+            self.post({"k": "frames", "links": {t: links[t] for t in to}, "to": to})
 
     def on_health(self, health: Health) -> None:
         if self._wire is None or self._shut:
@@ -376,8 +381,8 @@ class Hub:
         if link.tab == self._local_tab:
             self._local.link_frames(link.id, texts)
         else:
-            batch = [[text, [link.tab]] for text in texts]
-            self.post({"k": "frames", "links": {link.tab: link.id}, "batch": batch})
+            joined = SEPARATOR.join(texts)
+            self.post({"k": "frames", "links": {link.tab: link.id}, "to": {link.tab: joined}})
 
     def post(self, message: ChannelMessage) -> None:
         """Post ``message`` to the other tabs, tagged with this hub's term."""

@@ -116,7 +116,7 @@ def test_frames_of_a_stale_leader_term_are_ignored() -> None:
         {"type": "project.updated", "project_id": "alpha", "data": {"n": 99}, "offset": 2}
     )
     b.share.message(
-        {"k": "frames", "t": term - 1, "links": {"b": b.core.socket_id}, "batch": [[stale, None]]}
+        {"k": "frames", "t": term - 1, "links": {"b": b.core.socket_id}, "to": {"b": stale}}
     )
     b.share.message(
         {

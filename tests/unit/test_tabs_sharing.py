@@ -282,3 +282,29 @@ def test_a_server_restart_makes_one_reconnect_not_one_per_tab() -> None:
     world.advance(0.0)
     for tab in (a, b, c):
         assert_in_step(tab, "alpha", 3)
+
+
+def test_a_follower_gets_its_frames_of_a_batch_as_one_joined_text() -> None:
+    """The leader forwards a wire batch to each follower as one text, its frames joined with
+    U+001E as the page's transport joins a batch, holding that follower's frames only: the
+    follower parses it as the leader's own tab does (one parse, no list to convert)."""
+    world = World()
+    a, b, c = world.open_tabs("a", "b", "c")
+    assert a.share.role is Role.LEADER
+    b.subscribe("beta")
+    c.subscribe("gamma")
+    world.advance(0.0)
+    conn = next(iter(world.server.conns.values()))
+    frames = [
+        json.dumps({"type": "notice", "text": "first"}),
+        json.dumps({"type": "project.updated", "project_id": "beta", "data": {}}),
+        json.dumps({"type": "notice", "text": "last"}),
+    ]
+    del world.posts[:]
+    world.server.to(conn, frames)
+    world.advance(0.0)
+    forwarded = [p for p in world.posts if p["k"] == "frames"]
+    assert len(forwarded) == 1
+    assert forwarded[0]["to"] == {"b": "\x1e".join(frames), "c": f"{frames[0]}\x1e{frames[2]}"}
+    assert b.types()[-3:] == ["notice", "project.updated", "notice"]
+    assert c.types()[-2:] == ["notice", "notice"] and "project.updated" not in c.types()

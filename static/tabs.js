@@ -24,7 +24,8 @@
 //   tabs.requestLeader()         ask for the leader lock; held by a promise that never
 //                                resolves until releaseLeader() (or the tab goes)
 //   tabs.releaseLeader()         release it, or withdraw a request still waiting
-//   tabs.post(message)           post a plain object to every other tab of the URL
+//   tabs.post(message)           post a plain object (or the leader's frames as one string) to
+//                                every other tab of the URL
 //   tabs.readTerm() / tabs.storeTerm(term)   the last leader term, in localStorage
 //   tabs.probeTab(id) -> Promise<boolean>    true when tab `id` is gone: its liveness lock was
 //                                granted at once (ifAvailable), and this tab now keeps it, so

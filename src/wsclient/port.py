@@ -43,7 +43,7 @@ from .tabs_outbox import Adoption, owner
 if TYPE_CHECKING:
     from .driver import Driver, TokenProvider
     from .tabs import SharedTab
-    from .tabs_hub import ChannelMessage
+    from .tabs_hub import Posted
 
 
 #: The longest delay ``setTimeout`` keeps (browsers fire a longer one at once): the timer is
@@ -306,8 +306,11 @@ class BrowserTabs:
     def release_lock(self) -> None:
         self._tabs.releaseLeader()
 
-    def post(self, message: ChannelMessage) -> None:
-        self._tabs.post(to_js(message, dict_converter=js.Object.fromEntries))
+    def post(self, message: Posted) -> None:
+        if isinstance(message, str):  # the leader's frames: a string crosses as it is
+            self._tabs.post(message)
+        else:
+            self._tabs.post(to_js(message, dict_converter=js.Object.fromEntries))
 
     def store_term(self, term: int) -> None:
         self._tabs.storeTerm(term)
@@ -358,6 +361,10 @@ class BrowserTabs:
             self.share.lock_granted(int(stored_term))
 
     def _message(self, data: Any) -> None:
+        if type(data) is str:  # the leader's frames (a JS string arrives as a str)
+            if self.share is not None:
+                self.share.message(data)
+            return
         message = data.to_py() if hasattr(data, "to_py") else data
         if self.share is None or not isinstance(message, dict):
             return

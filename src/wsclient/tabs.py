@@ -64,9 +64,10 @@ from      kinds                       fields
 ========  ==========================  =======================================================
 leader    ``leader`` ``bye``          ``t`` (term), ``leader`` (tab id)
 leader    ``opened``                  ``t``, ``to``, ``link``, ``hello`` (text or null)
-leader    ``frames``                  ``t``, ``links`` ({tab: link}), ``to`` ({tab: that
-                                      tab's frames joined with U+001E, as the page's transport
-                                      joins a batch: one parse, as for the leader's own tab})
+leader    frames, as one text         ``tabs_hub.frames_text``: a JSON header (``t``, ``links``
+                                      {tab: link}, ``at`` {tab: [start, end]}), a newline, and
+                                      each tab's frames joined with U+001E, as the page's
+                                      transport joins a batch (one parse, no object to convert)
 leader    ``closed``                  ``t``, ``to``, ``link``, ``code``, ``reason``
 leader    ``tabs`` ``up``             ``t``, ``count`` (tabs)
 leader    ``health``                  ``t``, ``health`` (the shared connection's page-visible
@@ -93,7 +94,7 @@ from .driver import Driver, Port, TokenProvider
 from .options import Options
 from .outbound import Outbound
 from .records import Record, record, replace
-from .tabs_hub import CLOSE_LEADER_GONE, LEADER_GONE, ChannelMessage, Hub
+from .tabs_hub import CLOSE_LEADER_GONE, LEADER_GONE, ChannelMessage, Hub, Posted, read_frames
 
 logger = logging.getLogger("wsclient")
 
@@ -296,7 +297,7 @@ class TabsPlatform(Protocol):
 
     def release_lock(self) -> None: ...
 
-    def post(self, message: ChannelMessage) -> None:
+    def post(self, message: Posted) -> None:
         """Post on the channel; the other tabs' ``SharedTab.message`` get it."""
         ...
 
@@ -511,8 +512,13 @@ class SharedTab:
             mail.popleft()()
         self._arm()
 
-    def message(self, message: ChannelMessage) -> None:
-        """A message another tab posted on the channel."""
+    def message(self, message: Posted) -> None:
+        """A message another tab posted on the channel (a text: the leader's frames)."""
+        if isinstance(message, str):
+            frames = read_frames(message, self.tab_id)
+            if frames is not None and self.roles.current(frames[0]):
+                self._frames(frames[1], frames[2])  # joined as the transport joins: one parse
+            return
         kind = message.get("k")
         term = message.get("t")
         if kind == "leader" or kind == "bye":
@@ -779,14 +785,7 @@ class SharedTab:
 
     def _from_leader(self, kind: object, message: ChannelMessage) -> None:
         me = self.tab_id
-        if kind == "frames":
-            links = message.get("links")
-            link = links.get(me) if isinstance(links, dict) else None
-            to = message.get("to")
-            texts = to.get(me) if isinstance(to, dict) else None
-            if isinstance(link, int) and isinstance(texts, str):
-                self._frames(link, texts)  # joined as the transport joins a batch: one parse
-        elif kind == "opened" and message.get("to") == me:
+        if kind == "opened" and message.get("to") == me:
             hello = message.get("hello")
             self._opened(int(message["link"]), hello if isinstance(hello, str) else None)
         elif kind == "closed" and message.get("to") == me:

@@ -63,6 +63,9 @@ LEADER_GONE: Final = "leader gone"
 
 #: A channel message: a JSON-compatible dict (it crosses ``BroadcastChannel`` as is).
 ChannelMessage = dict[str, Any]
+#: What goes on the channel: a message (a plain object), or the leader's frames as one text
+#: (`frames_text`: no object to convert on either side, per batch).
+Posted = ChannelMessage | str
 #: Joins the text frames of a batch for a follower, as the page's transport joins them for its
 #: own driver. The hub forwards only frames that parsed, and the strict JSON scanner refuses a
 #: raw control character, so no forwarded frame holds one.
@@ -113,7 +116,7 @@ class Hub:
         self,
         options: Options,
         term: int,
-        post: Callable[[ChannelMessage], None],
+        post: Callable[[Posted], None],
         local_tab: str,
         local: Downstream,
     ) -> None:
@@ -280,7 +283,7 @@ class Hub:
             if texts:
                 to[tab] = SEPARATOR.join(texts)
         if to:
-            self.post({"k": "frames", "links": {t: links[t] for t in to}, "to": to})
+            self._post_raw(frames_text(self.term, links, to))
 
     def on_health(self, health: Health) -> None:
         if self._wire is None or self._shut:
@@ -382,7 +385,7 @@ class Hub:
             self._local.link_frames(link.id, texts)
         else:
             joined = SEPARATOR.join(texts)
-            self.post({"k": "frames", "links": {link.tab: link.id}, "to": {link.tab: joined}})
+            self._post_raw(frames_text(self.term, {link.tab: link.id}, {link.tab: joined}))
 
     def post(self, message: ChannelMessage) -> None:
         """Post ``message`` to the other tabs, tagged with this hub's term."""
@@ -569,3 +572,31 @@ class WirePort:
 
     def dispose(self) -> None:
         self._base.dispose()
+
+
+def frames_text(term: int, links: dict[str, int], to: dict[str, str]) -> str:
+    """The leader's ``frames`` message as one text: a JSON header (``t``; ``links``: {tab:
+    link}; ``at``: {tab: [start, end]} of that tab's frames in the body), a newline, the body
+    (each tab's frames joined with `SEPARATOR`, one after the other)."""
+    at: dict[str, list[int]] = {}
+    start = 0
+    for tab, joined in to.items():
+        at[tab] = [start, start + len(joined)]
+        start += len(joined)
+    header = json.dumps({"t": term, "links": {t: links[t] for t in to}, "at": at})
+    return header + "\n" + "".join(to.values())
+
+
+def read_frames(text: str, tab: str) -> tuple[object, int, str] | None:
+    """(term, link, ``tab``'s frames joined) of a `frames_text`; None if none is for ``tab``
+    (or the text is not one)."""
+    header, _, body = text.partition("\n")
+    try:
+        head = json.loads(header)
+        link = head["links"][tab]
+        start, end = head["at"][tab]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not (isinstance(link, int) and isinstance(start, int) and isinstance(end, int)):
+        return None
+    return head.get("t"), link, body[start:end]

@@ -21,6 +21,7 @@ from wsclient.tabs import (
     Roles,
     StoreTerm,
 )
+from wsclient.tabs_hub import frames_text
 from wsclient.tabs_outbox import Adoption, tab_lock_name
 
 
@@ -115,9 +116,7 @@ def test_frames_of_a_stale_leader_term_are_ignored() -> None:
     stale = json.dumps(
         {"type": "project.updated", "project_id": "alpha", "data": {"n": 99}, "offset": 2}
     )
-    b.share.message(
-        {"k": "frames", "t": term - 1, "links": {"b": b.core.socket_id}, "to": {"b": stale}}
-    )
+    b.share.message(frames_text(term - 1, {"b": b.core.socket_id}, {"b": stale}))
     b.share.message(
         {
             "k": "closed",

@@ -9,6 +9,7 @@ from test_tabs_world import World, assert_in_step
 
 from wsclient.core import State
 from wsclient.tabs import Role
+from wsclient.tabs_hub import read_frames
 
 
 def test_three_tabs_hold_one_socket() -> None:
@@ -303,8 +304,11 @@ def test_a_follower_gets_its_frames_of_a_batch_as_one_joined_text() -> None:
     del world.posts[:]
     world.server.to(conn, frames)
     world.advance(0.0)
-    forwarded = [p for p in world.posts if p["k"] == "frames"]
-    assert len(forwarded) == 1
-    assert forwarded[0]["to"] == {"b": "\x1e".join(frames), "c": f"{frames[0]}\x1e{frames[2]}"}
+    forwarded = [p for p in world.posts if isinstance(p, str)]
+    assert len(forwarded) == 1  # one text for the whole batch, no object to convert
+    term = a.share.roles.term
+    assert read_frames(forwarded[0], "b") == (term, b.core.socket_id, "\x1e".join(frames))
+    assert read_frames(forwarded[0], "c") == (term, c.core.socket_id, f"{frames[0]}\x1e{frames[2]}")
+    assert read_frames(forwarded[0], "a") is None
     assert b.types()[-3:] == ["notice", "project.updated", "notice"]
     assert c.types()[-2:] == ["notice", "notice"] and "project.updated" not in c.types()

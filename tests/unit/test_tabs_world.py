@@ -24,7 +24,7 @@ from wsclient.driver import Driver
 from wsclient.messages import ProjectEvent, ProjectSnapshot
 from wsclient.options import Options
 from wsclient.tabs import Role, SharedTab
-from wsclient.tabs_hub import ChannelMessage, Hub, WirePort
+from wsclient.tabs_hub import Hub, Posted, WirePort
 
 LEADER_LOCK = "wsclient:ws://server/ws"
 HELLO = '{"type": "hello", "protocol": 2}'
@@ -44,7 +44,7 @@ class World:
         self.locks = Locks(self)
         self.tabs: dict[str, Tab] = {}
         self.stored_term = 0
-        self.posts: list[ChannelMessage] = []
+        self.posts: list[Posted] = []
 
     def soon(self, tab: Tab | None, fn: Callable[[], None]) -> None:
         """Run ``fn`` after the current task (not at all if ``tab`` has closed by then)."""
@@ -187,7 +187,13 @@ class Platform:
     def release_lock(self) -> None:
         self.world.locks.release(LEADER_LOCK, self.tab)
 
-    def post(self, message: ChannelMessage) -> None:
+    def post(self, message: Posted) -> None:
+        if isinstance(message, str):  # the leader's frames, as one text
+            self.world.posts.append(message)
+            for other in self.world.tabs.values():
+                if other is not self.tab and other.alive:
+                    self.world.soon(other, lambda o=other: o.share.message(message))
+            return
         text = json.dumps(message)  # a structured clone: the receivers get copies
         self.world.posts.append(json.loads(text))
         for other in self.world.tabs.values():

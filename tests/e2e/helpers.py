@@ -207,3 +207,36 @@ def plain_static_server(
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def wait_server(
+    page: Page, server: ServerThread, predicate: Callable[[Snapshot], bool], timeout: float = 15.0
+) -> Snapshot:
+    """``server.wait_for`` that keeps Playwright's event loop turning: every request of the page
+    (a provider's token fetch included) passes the test's route guard, which only runs while
+    the test is inside a Playwright call."""
+    deadline = time.monotonic() + timeout
+    while True:
+        snap = server.snapshot()
+        if predicate(snap):
+            return snap
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s: {snap.connections}")
+        page.wait_for_timeout(20)
+
+
+#: Installed before the page's scripts: every console line the client writes, in order, in
+#: ``window.__wsclientLines``.
+CONSOLE_RECORDER_JS = """
+(() => {
+  const lines = (window.__wsclientLines = []);
+  for (const level of ["debug", "log", "info", "warn", "error"]) {
+    const original = console[level].bind(console);
+    console[level] = (...args) => {
+      const text = args.map(String).join(" ");
+      if (text.startsWith("wsclient")) lines.push(text);
+      original(...args);
+    };
+  }
+})();
+"""

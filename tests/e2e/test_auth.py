@@ -6,15 +6,12 @@ sign out and answer late, the close codes, and a token that appears nowhere it m
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from server import ServerThread
-from server.records import Snapshot
 from tests.e2e.conftest import BOOT_TIMEOUT_MS
 from tests.e2e.helpers import (
     changes,
@@ -22,6 +19,7 @@ from tests.e2e.helpers import (
     open_client,
     stays_false,
     wait_change,
+    wait_server,
     wait_status,
 )
 
@@ -55,22 +53,6 @@ window.wsclientAuth = window.__provider;
 FAST = {"backoff_initial": 200, "backoff_max": 400, "connect_timeout": 5000}
 #: Token lifetime: the refresh comes at 50-90 % of it.
 LIFETIME = 4.0
-
-
-def wait_server(
-    page: Page, server: ServerThread, predicate: Callable[[Snapshot], bool], timeout: float
-) -> Snapshot:
-    """``server.wait_for`` that keeps Playwright's event loop turning: every request of the page
-    (the provider's token fetch included) passes the test's route guard, which only runs while
-    the test is inside a Playwright call."""
-    deadline = time.monotonic() + timeout
-    while True:
-        snap = server.snapshot()
-        if predicate(snap):
-            return snap
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s: {snap.connections}")
-        page.wait_for_timeout(20)
 
 
 def provider_mode(page: Page, mode: str | list[str]) -> None:

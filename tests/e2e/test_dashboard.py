@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from server import ServerThread
+from tests.e2e.helpers import CONSOLE_RECORDER_JS
 
 BOOT_TIMEOUT_MS = 60_000  # a cold Pyodide boot (conftest.py allows the same)
 ROOT = Path(__file__).resolve().parents[2]
@@ -357,22 +358,6 @@ def test_project_parameter_names_the_projects(app: Any, server: ServerThread) ->
         )
     )
     expect(page.locator("#subscriptions li")).to_have_count(2)
-
-
-# Installed before the page's scripts: every console line the client writes, in order.
-CONSOLE_RECORDER_JS = """
-(() => {
-  const lines = (window.__wsclientLines = []);
-  for (const level of ["debug", "log", "info", "warn", "error"]) {
-    const original = console[level].bind(console);
-    console[level] = (...args) => {
-      const text = args.map(String).join(" ");
-      if (text.startsWith("wsclient")) lines.push(text);
-      original(...args);
-    };
-  }
-})();
-"""
 
 
 def test_log_debug_prints_one_line_per_state_change_and_nothing_per_message(

@@ -7,7 +7,6 @@ Every wait is on a condition (the server's snapshot, the pages' stores); nothing
 from __future__ import annotations
 
 import json
-import time
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -16,8 +15,8 @@ import pytest
 from playwright.sync_api import BrowserContext, Page
 
 from server import ServerThread
-from server.records import Snapshot
 from tests.e2e.conftest import BOOT_TIMEOUT_MS
+from tests.e2e.helpers import CONSOLE_RECORDER_JS, wait_server
 from tests.e2e.recovery_helpers import FAST, STORES_STATE_JS
 
 HEALTH_JS = """() => {
@@ -299,37 +298,6 @@ def test_a_server_kill_makes_one_reconnect_not_one_per_tab(tab: Tab, server: Ser
         wait_stores_equal(page, server, "alpha")
     snap = server.snapshot()
     assert (snap.sockets_open, snap.sockets_opened) == (1, opened + 1)
-
-
-def wait_server(
-    page: Page, server: ServerThread, predicate: Callable[[Snapshot], bool], timeout: float = 15.0
-) -> Snapshot:
-    """``server.wait_for`` that keeps Playwright's event loop turning (the route guard stalls
-    the pages' requests otherwise)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        snap = server.snapshot()
-        if predicate(snap):
-            return snap
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s: {snap.connections}")
-        page.wait_for_timeout(20)
-
-
-# Every console line the client writes, in order (installed before the page's scripts).
-CONSOLE_RECORDER_JS = """
-(() => {
-  const lines = (window.__wsclientLines = []);
-  for (const level of ["debug", "log", "info", "warn", "error"]) {
-    const original = console[level].bind(console);
-    console[level] = (...args) => {
-      const text = args.map(String).join(" ");
-      if (text.startsWith("wsclient")) lines.push(text);
-      original(...args);
-    };
-  }
-})();
-"""
 
 
 def test_a_lone_tab_leads_on_one_socket_and_handles_each_frame_once(

@@ -297,9 +297,7 @@ export function createClient(py) {
       call(py, "subscribe(projectId)", "subscribe_project", projectId("subscribe", project));
     },
     unsubscribe(project) {
-      const id = projectId("unsubscribe", project);
-      const wrong = call(py, "unsubscribe(projectId)", "unsubscribe_project", id);
-      if (wrong) throw new Error(`wsclient.unsubscribe(projectId): ${wrong}`);
+      call(py, "unsubscribe(projectId)", "unsubscribe_project", projectId("unsubscribe", project));
     },
     on(type, listener) {
       if (typeof type !== "string") {

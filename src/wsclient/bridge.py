@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import js  # type: ignore[import-not-found]
 from pyodide.ffi import JsProxy, jsnull  # type: ignore[import-not-found]
 
-from .client import DEFAULT_REQUEST_TIMEOUT, ArgumentError, check_project_id
+from .client import DEFAULT_REQUEST_TIMEOUT, ArgumentError
 from .core import Health
 from .delivery import too_large
 from .messages import MAX_DEPTH, to_wire, too_deep
@@ -92,10 +92,6 @@ def _js_argument(check: Callable[[], _T]) -> _T:
         return check()
     except ArgumentError as exc:
         raise TypeError(str(exc)) from None
-
-
-def _js_project_id(project_id: str) -> str:
-    return _js_argument(lambda: check_project_id(project_id))
 
 
 def _js_number(value: float) -> str:
@@ -195,18 +191,6 @@ def expose_client(client: Client, mount_status: Callable[[Any], Callable[[], Non
             timeout = timeout_ms / 1000
         return _js_argument(lambda: client.request_text(_flat(text), timeout))
 
-    def subscribe_project(project_id: str) -> None:
-        client.subscribe(_js_project_id(project_id))
-
-    def unsubscribe_project(project_id: str) -> str | None:
-        """``wsclient.unsubscribe``: what is wrong if the page is not subscribed (the Python
-        face only warns)."""
-        project_id = _js_project_id(project_id)
-        if project_id not in get(client.subscriptions):
-            return f"not subscribed to {json.dumps(project_id)}; call subscribe() first"
-        client.unsubscribe(project_id)
-        return None
-
     def count_error(where: str, text: str, stack: str, key: int) -> None:
         exc = JavaScriptError(text)
         if stack:
@@ -235,8 +219,8 @@ def expose_client(client: Client, mount_status: Callable[[Any], Callable[[], Non
         "request": request,
         "watch": watch,
         "pending": lambda: json_for_js(client.pending()),
-        "subscribe_project": subscribe_project,
-        "unsubscribe_project": unsubscribe_project,
+        "subscribe_project": lambda project_id: _js_argument(lambda: client.subscribe(project_id)),
+        "unsubscribe_project": lambda id_: _js_argument(lambda: client.unsubscribe(id_)),
         "on": on,
         "subscribe": subscribe,
         "connect": client.connect,

@@ -311,17 +311,15 @@ class Client:
 
     def subscribe(self, project_id: str) -> None:
         """Receive the events of ``project_id``; counted, so each subscribe needs an unsubscribe."""
-        project_id = check_project_id(project_id)
+        project_id = _project_id(project_id)
         self.driver.subscribe(project_id)
         self._subscriptions.set(tuple(self.core.subscriptions))
 
     def unsubscribe(self, project_id: str) -> None:
         """Undo one ``subscribe``; the server is told when the last local subscriber leaves."""
-        project_id = check_project_id(project_id)
+        project_id = _project_id(project_id)
         if project_id not in self.core.subscriptions:
-            raise ValueError(
-                f"not subscribed to project {project_id!r}: call subscribe() before unsubscribe()"
-            )
+            raise ValueError(f"not subscribed to {project_id!r}; call subscribe() first")
         self.driver.unsubscribe(project_id)
         if project_id not in self.core.subscriptions:  # its last local subscriber left
             self.router.forget(project_id)
@@ -415,7 +413,7 @@ def loads(text: str) -> object:
     return json.loads(text)
 
 
-def check_project_id(project_id: object) -> str:
+def _project_id(project_id: object) -> str:
     """``project_id`` trimmed; `ArgumentError` if it is not a non-empty string."""
     if not isinstance(project_id, str) or not project_id.strip():
         shown = json.dumps(project_id, default=repr)

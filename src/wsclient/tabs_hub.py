@@ -278,10 +278,14 @@ class Hub:
         if not links:
             return
         to: dict[str, str] = {}
-        for tab in links:
-            texts = [text for text, tabs in batch if tabs is None or tab in tabs]
-            if texts:
-                to[tab] = SEPARATOR.join(texts)
+        if all(tabs is None for _, tabs in batch):  # the usual batch: every tab gets it all
+            joined = SEPARATOR.join(text for text, _ in batch)
+            to = dict.fromkeys(links, joined)
+        else:
+            for tab in links:
+                texts = [text for text, tabs in batch if tabs is None or tab in tabs]
+                if texts:
+                    to[tab] = SEPARATOR.join(texts)
         if to:
             self._post_raw(frames_text(self.term, links, to))
 
@@ -577,14 +581,19 @@ class WirePort:
 def frames_text(term: int, links: dict[str, int], to: dict[str, str]) -> str:
     """The leader's ``frames`` message as one text: a JSON header (``t``; ``links``: {tab:
     link}; ``at``: {tab: [start, end]} of that tab's frames in the body), a newline, the body
-    (each tab's frames joined with `SEPARATOR`, one after the other)."""
+    (each distinct run of frames once: every tab receives the whole text, so tabs given the
+    same frames share one span)."""
     at: dict[str, list[int]] = {}
+    spans: dict[str, list[int]] = {}
     start = 0
     for tab, joined in to.items():
-        at[tab] = [start, start + len(joined)]
-        start += len(joined)
+        span = spans.get(joined)
+        if span is None:
+            span = spans[joined] = [start, start + len(joined)]
+            start += len(joined)
+        at[tab] = span
     header = json.dumps({"t": term, "links": {t: links[t] for t in to}, "at": at})
-    return header + "\n" + "".join(to.values())
+    return header + "\n" + "".join(spans)
 
 
 def read_frames(text: str, tab: str) -> tuple[object, int, str] | None:

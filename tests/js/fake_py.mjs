@@ -39,7 +39,12 @@ export function fakePy(overrides = {}, limits = {}) {
     },
     pending: () => "[]",
     subscribe_project: (id) => calls.push(["subscribe", id]),
-    unsubscribe_project: (id) => (id === "alpha" ? null : `not subscribed to ${JSON.stringify(id)} (fake)`),
+    unsubscribe_project(id) {
+      if (id === "alpha") return;
+      const err = new Error(`Traceback ...\nValueError: not subscribed to ${JSON.stringify(id)} (fake)`);
+      err.name = "PythonError";
+      throw err;
+    },
     on(type, listener) {
       listeners.push([type, listener]);
       let removed = 0;

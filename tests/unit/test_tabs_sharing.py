@@ -9,7 +9,7 @@ from test_tabs_world import World, assert_in_step
 
 from wsclient.core import State
 from wsclient.tabs import Role
-from wsclient.tabs_hub import read_frames
+from wsclient.tabs_hub import frames_text, read_frames
 
 
 def test_three_tabs_hold_one_socket() -> None:
@@ -312,3 +312,13 @@ def test_a_follower_gets_its_frames_of_a_batch_as_one_joined_text() -> None:
     assert read_frames(forwarded[0], "a") is None
     assert b.types()[-3:] == ["notice", "project.updated", "notice"]
     assert c.types()[-2:] == ["notice", "notice"] and "project.updated" not in c.types()
+
+
+def test_tabs_given_the_same_frames_share_one_span_of_the_forwarded_text() -> None:
+    """Every follower receives the whole forwarded text, so a batch all of them get is in it
+    once, not once per follower."""
+    frames = "\x1e".join(['{"type":"notice","n":1}', '{"type":"notice","n":2}'])
+    text = frames_text(7, {"b": 1, "c": 2, "d": 3}, {"b": frames, "c": frames, "d": "{}"})
+    assert text.count(frames) == 1
+    got = [read_frames(text, tab) for tab in "bcd"]
+    assert got == [(7, 1, frames), (7, 2, frames), (7, 3, "{}")]

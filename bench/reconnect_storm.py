@@ -222,7 +222,7 @@ def simulate(
             break
         if done[client]:
             continue  # connected to a server that stays up: nothing more to simulate
-        storm.now = now
+        storm.now = max(storm.now, now)  # a timer due during the set-up fires late
         driver = drivers[client]
         if kind == _TIMER:
             if ports[client].timer == n:  # a timer the driver has not re-armed or cancelled

@@ -114,7 +114,7 @@ def start(
 
     client = client_from_page(href, port=page_port, auth=provider, share=shared_tab)
     if not dom.online():
-        client.driver.went_offline()
+        client.driver.network_changed(False)
     ui.mount_status(client.health, client.clock)
 
     def go() -> None:

@@ -294,7 +294,7 @@ class Client:
         outcome = self._outcomes.pop(request_id, None)
         if outcome is not None:
             callback(*outcome)
-        elif any(id_ == request_id for id_, _ in self.core.pending_requests()):
+        elif any(id_ == request_id for id_, _ in self.core.delivery.pending_requests()):
             self._watchers.setdefault(request_id, []).append(callback)
         else:
             raise KeyError(
@@ -306,25 +306,26 @@ class Client:
         """``[{"id", "message"}]`` of the requests not settled yet, oldest first (those carried
         over a reload included)."""
         return [
-            {"id": id_, "message": json.loads(text)} for id_, text in self.core.pending_requests()
+            {"id": id_, "message": json.loads(text)}
+            for id_, text in self.core.delivery.pending_requests()
         ]
 
     def subscribe(self, project_id: str) -> None:
         """Receive the events of ``project_id``; counted, so each subscribe needs an unsubscribe."""
         project_id = _project_id(project_id)
         self.driver.subscribe(project_id)
-        self._subscriptions.set(tuple(self.core.subscriptions))
+        self._subscriptions.set(tuple(self.core.streams))
 
     def unsubscribe(self, project_id: str) -> None:
         """Undo one ``subscribe``; the server is told when the last local subscriber leaves."""
         project_id = _project_id(project_id)
-        if project_id not in self.core.subscriptions:
+        if project_id not in self.core.streams:
             raise ValueError(f"not subscribed to {project_id!r}; call subscribe() first")
         self.driver.unsubscribe(project_id)
-        if project_id not in self.core.subscriptions:  # its last local subscriber left
+        if project_id not in self.core.streams:  # its last local subscriber left
             self.router.forget(project_id)
             self.router.publish()
-        self._subscriptions.set(tuple(self.core.subscriptions))
+        self._subscriptions.set(tuple(self.core.streams))
 
     def on(self, type_: str, callback: Callable[[Message], object]) -> Callable[[], None]:
         """Call ``callback(message)`` for each message of ``type_`` (``"*"``: every message;

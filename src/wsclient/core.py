@@ -7,8 +7,8 @@ Theory of operation
 monotonic origin -- and carries out the *actions* (``actions.py``) it drains with
 ``take_actions()``: ask the token provider, open a socket, send a text frame, close, settle a
 request, store or forget an outbox entry, tell the page to resync a project. Besides actions the
-core exposes one ``next_deadline``: the driver keeps exactly one timer and calls ``tick(now)``
-when it fires.
+core exposes one ``next_deadline``, derived from its parts on each read: the driver keeps exactly
+one timer, no later than it, and calls ``tick(now)`` when it fires.
 
 The session is a thin owner of five concerns, each an object with its own table, and routes
 each input to the ones it concerns:
@@ -30,20 +30,20 @@ within ``pong_timeout`` closes the dead link (4000 "heartbeat timeout"). Coming 
 visible retries at once, or probes an open link with ``probe_timeout``; offline is only shown
 (retries go on: ``navigator.onLine`` lies on some systems).
 
-``frame_received`` is the hot path: it only records the time (O(1), allocates nothing, never
-moves ``next_deadline``); the heartbeat is evaluated lazily when the deadline fires.
+``frame_received`` is the hot path: it only records the time (O(1), allocates nothing; it may
+move ``next_deadline`` later, never earlier); the heartbeat is evaluated lazily when the
+deadline fires, so steady traffic costs one early wake per ``ping_interval``, not a re-arm.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 import random as _random
 from collections.abc import Callable
 from typing import cast
 
-from .actions import Action, CloseSocket
+from .actions import Action
 from .auth import NOT_SIGNED_IN, Authenticator, Outcome
 from .delivery import Delivery
 from .envelope import (
@@ -65,10 +65,10 @@ from .lifecycle import (
     State,
     is_fatal_close,
 )
-from .link import Due, Link, Phase
+from .link import Due, Link, Sockets
 from .options import Options
 from .outbound import Outbound
-from .streams import Streams, SyncStatus
+from .streams import Streams
 
 __all__ = ["Health", "InvalidTransition", "Session", "State", "is_fatal_close"]
 
@@ -77,7 +77,9 @@ logger = logging.getLogger("wsclient")
 
 class Session:
     """The reconnecting connection to one server, over as many sockets as it takes (see the
-    module docstring for how to drive it)."""
+    module docstring for how to drive it). Read its parts, ``streams`` (subscriptions, sync
+    status, positions) and ``delivery`` (the outbox, pending requests); drive it only through
+    its inputs."""
 
     def __init__(
         self,
@@ -87,19 +89,15 @@ class Session:
         id_prefix: str | None = None,
         auth: bool = False,
     ) -> None:
-        self._options = options = options if options is not None else Options()
+        self.options = options = options if options is not None else Options()
         random = random if random is not None else _random.random
         self._actions: list[Action] = []
         self._now = -math.inf
-        self._deadline: float | None = None
-        self._last_socket_id = 0
-        self._link: Link | None = None  # the current attempt: token, socket, open link
-        self._dropped: Link | None = None  # the last socket let go, until ``unsent``
-        self._pings = itertools.count(1)  # ping ids, across sockets
+        self._sockets = Sockets(self._actions)
         self._life = life = Lifecycle(options, random)
         prefix = id_prefix or f"{int(random() * 2**52):013x}"
-        self._delivery = Delivery(options.max_queue, options.max_queue_bytes, prefix, self._actions)
-        self._streams = Streams(options.pong_timeout, self._actions)
+        self.delivery = Delivery(options.max_queue, options.max_queue_bytes, prefix, self._actions)
+        self.streams = Streams(options.pong_timeout, self._actions)
         self._auth = Authenticator(
             auth,
             self._actions,
@@ -114,46 +112,25 @@ class Session:
         return self._life.state
 
     @property
-    def options(self) -> Options:
-        return self._options
-
-    @property
     def next_deadline(self) -> float | None:
-        """The time the driver must call ``tick()`` at, or None. ``frame_received`` never moves
-        it; after any other input it may move, so re-arm if it did."""
-        return self._deadline
+        """The time the driver must call ``tick()`` by, or None. Frames only move it later;
+        a timer armed earlier is harmless (``tick`` before a deadline does nothing), so re-arm
+        when it moved earlier."""
+        link = self._sockets.current
+        deadline = link.deadline(self.options) if link is not None else self._life.retry_at
+        for other in (self.streams.reply_deadline, self.delivery.next_deadline()):
+            if other is not None and (deadline is None or other < deadline):
+                deadline = other
+        return deadline
 
     @property
     def socket_id(self) -> int | None:
         """The current socket (pending or open), if any."""
-        link = self._link
-        return link.id if link is not None and link.phase is not Phase.TOKEN else None
-
-    @property
-    def subscriptions(self) -> dict[str, int]:
-        """Active projects and their local subscriber counts, in first-subscribed order (a copy)."""
-        return self._streams.counts()
-
-    @property
-    def sync_version(self) -> int:
-        """Grows whenever a sync status changes."""
-        return self._streams.version
-
-    def sync(self) -> dict[str, SyncStatus]:
-        """Each subscribed project's sync status, in first-subscribed order."""
-        return self._streams.statuses()
-
-    def positions(self) -> dict[str, tuple[str, int]]:
-        """``project -> (epoch, last offset applied)`` where a position is held."""
-        return self._streams.positions()
-
-    def pending_requests(self) -> list[tuple[str, str]]:
-        """``(id, message text)`` of every request not settled yet, oldest first."""
-        return self._delivery.pending_requests()
+        return self._sockets.socket_id
 
     def health(self) -> Health:
         return self._life.health(
-            self._link, self._delivery.outbox, self._streams.duplicates, self._auth
+            self._sockets.current, self.delivery.outbox, self.streams.duplicates, self._auth
         )
 
     def take_actions(self) -> list[Action]:
@@ -173,15 +150,13 @@ class Session:
             self._start_attempt(now)
         elif self._waiting():
             self._retry(now)
-        self._update_deadline()
 
     def disconnect(self, now: float) -> None:
         """Close with 1000 and stay DISCONNECTED until ``connect()``. Harmless when already so.
         The outbox is kept: it goes out on the next ``connect()``."""
         self._advance(now)
-        if self._life.stop() and self._link is not None:
+        if self._life.stop() and self._sockets.current is not None:
             self._close_current(CLOSE_NORMAL, "client disconnect")
-        self._update_deadline()
 
     def set_auth(self, enabled: bool, now: float) -> None:
         """A token provider was set (``enabled``) or removed. It does not touch an open
@@ -191,69 +166,49 @@ class Session:
             self.connect(now)
 
     def send(self, text: str, now: float, *, tagged: bool = True) -> str:
-        """Deliver serialized ``text``: written now if the connection is ready, else queued for
-        the next one. ``tagged``: ``text`` is a JSON object without an ``id``, so a v2 server
-        can acknowledge it (it is then kept and re-sent until it is). Returns its delivery id."""
+        """Deliver ``text`` now or on the next connection; see ``Delivery.send``."""
         self._advance(now)
-        return self._delivery.send(text, tagged, self._link)
+        return self.delivery.send(text, tagged, self._sockets.current)
 
     def request(self, text: str, type_: str, timeout: float, now: float) -> str:
-        """Send ``text`` (a JSON object without an ``id``) and expect an ``ack`` within
-        ``timeout`` seconds. Returns its id; a ``Settle`` action with that id follows, exactly
-        once: acknowledged, refused, timed out, or refused at once when the outbox is full of
-        requests."""
+        """Send ``text`` and expect an ``ack`` within ``timeout`` s; see ``Delivery.request``."""
         self._advance(now)
-        request_id = self._delivery.request(text, type_, timeout, now, self._link)
-        self._update_deadline()
+        request_id = self.delivery.request(text, type_, timeout, now, self._sockets.current)
         return request_id
 
     def restore(self, entries: list[Outbound], now: float) -> None:
-        """Take over entries a previous page (or a tab that is gone) left in durable storage,
-        in their order: queued, or written at once while the connection is ready. A request
-        keeps its ``deadline`` (on this clock) if it has one."""
+        """Take over what a previous page (or a gone tab) left; see ``Delivery.restore``."""
         self._advance(now)
-        self._delivery.restore(entries, now, self._link)
-        self._update_deadline()
+        self.delivery.restore(entries, now, self._sockets.current)
 
     def subscribe(self, project_id: str, now: float) -> None:
         """One more local subscriber of ``project_id``; the first one subscribes on the wire."""
         self._advance(now)
-        self._streams.subscribe(project_id, self._open_link(), now)
-        self._update_deadline()
+        self.streams.subscribe(project_id, self._open_link(), now)
 
     def unsubscribe(self, project_id: str, now: float) -> None:
-        """One local subscriber fewer; the last one leaving unsubscribes on the wire (if the
-        project was subscribed on this connection) and forgets the project's position.
-        Harmless, with a warning, without a subscriber."""
+        """One local subscriber fewer; the last one leaving unsubscribes on the wire and forgets
+        the project's position. Harmless, with a warning, without a subscriber."""
         self._advance(now)
-        if not self._streams.unsubscribe(project_id, self._open_link()):
+        if not self.streams.unsubscribe(project_id, self._open_link()):
             logger.warning("unsubscribe(%r) without a matching subscribe: ignored", project_id)
-        self._update_deadline()
 
-    def went_offline(self, now: float) -> None:
-        """The browser says it is offline: only shown (retries go on along the ladder)."""
+    def network_changed(self, online: bool, now: float) -> None:
+        """What the browser says of the network. Offline is only shown (retries go on); back
+        online retries at once if waiting, or probes the open link."""
         self._advance(now)
-        self._life.offline = True
-
-    def went_online(self, now: float) -> None:
-        """Back online: retry at once if waiting; probe the link if connected."""
-        self._advance(now)
-        self._life.offline = False
-        self._wake(now)
-        self._update_deadline()
-
-    def page_hidden(self, now: float) -> None:
-        """The page was hidden (it may sleep; its timers may be throttled)."""
-        self._advance(now)
-        self._life.hidden = True
-
-    def page_visible(self, now: float) -> None:
-        """Visible again after being hidden: retry at once if waiting (as Phoenix does); probe
-        the link if connected."""
-        self._advance(now)
-        if self._life.shown():
+        self._life.offline = not online
+        if online:
             self._wake(now)
-        self._update_deadline()
+
+    def visibility_changed(self, visible: bool, now: float) -> None:
+        """The page was hidden (it may sleep; its timers may be throttled) or shown again: then
+        retry at once if waiting (as Phoenix does), or probe the open link."""
+        self._advance(now)
+        if not visible:
+            self._life.hidden = True
+        elif self._life.shown():
+            self._wake(now)
 
     # -- inputs: the token provider ------------------------------------------------------------
 
@@ -261,34 +216,26 @@ class Session:
         """The provider answered ``GetToken(request_id)``: a token, or None/"" (signed out).
         Anything else is a failed attempt; an answer to an older request is ignored."""
         self._advance(now)
-        self._token_outcome(self._auth.answered(self._link, request_id, token, now), now)
-        self._update_deadline()
+        self._token_outcome(self._auth.answered(self._sockets.current, request_id, token, now), now)
 
     def token_failed(self, request_id: int, error: str, now: float) -> None:
         """The provider threw, rejected or answered something that is not a token: a failed
         attempt (``error`` is shown in ``health.last_error``; it must not hold the token)."""
         self._advance(now)
-        self._token_outcome(self._auth.failed(self._link, request_id, error, now), now)
-        self._update_deadline()
+        self._token_outcome(self._auth.failed(self._sockets.current, request_id, error, now), now)
 
     # -- inputs: the socket and the timer ----------------------------------------------------
 
     def socket_opened(self, socket_id: int, now: float) -> None:
         """The socket opened: present the token if there is one, else the link is usable."""
         self._advance(now)
-        link = self._current(socket_id, "socket_opened")
-        if link is None:
-            return
-        if link.phase is not Phase.OPENING:
-            raise InvalidTransition(self._life.state, f"socket_opened for open socket {socket_id}")
-        if not self._auth.opened(link, now):
+        link = self._sockets.get(socket_id, "socket_opened")
+        if link is not None and not self._auth.opened(link, now):  # the link's table checks
             self._usable(link, now)
-        self._update_deadline()
 
     def frame_received(self, socket_id: int, now: float) -> None:
-        """Any inbound frame (valid or not): the link is alive. The hot path: O(1), allocates
-        nothing, never moves ``next_deadline``."""
-        link = self._link
+        """Any inbound frame (valid or not): the link is alive. The hot path: O(1), no alloc."""
+        link = self._sockets.current
         if link is not None and link.id == socket_id:
             link.last_rx = now
             link.rx_since_ping = True
@@ -297,19 +244,17 @@ class Session:
         """A parsed message from socket ``socket_id`` (after ``frame_received``). Returns whether
         to deliver it to the page: False for a stale socket, a duplicate, or an event past a gap
         (the resubscribe brings it back in order). It never moves time."""
-        link = self._link
+        link = self._sockets.current
         if link is None or link.id != socket_id:
             return False
         role = message.role
         if link.protocol == 0 and role != "auth_ok":
             self._first_frame(link, role == "hello" and cast(HelloFrame, message).protocol >= 2)
-            self._update_deadline()
         if role == "event":
             item: StreamItem = message  # type: ignore[assignment]  # per event: no call
-            verdict = self._streams.event(item.project_id, item.offset, link.protocol == 2)
+            verdict = self.streams.event(item.project_id, item.offset, link.protocol == 2)
             if verdict == "gap":
-                self._streams.subscribe_on(link, item.project_id, now)
-                self._update_deadline()
+                self.streams.subscribe_on(link, item.project_id, now)
             return verdict == "deliver"
         if role == "":
             return True
@@ -317,74 +262,69 @@ class Session:
             self._life.measured(link.pong(cast(PongFrame, message).id, now))
         elif role == "ack":
             ack = cast(AckFrame, message)
-            self._delivery.acked(ack.id, ack.ok, ack.data, ack.error)
+            self.delivery.acked(ack.id, ack.ok, ack.data, ack.error)
         elif role == "subscribed":
-            self._streams.reply(link, cast(SubscribedFrame, message), now)
+            self.streams.reply(link, cast(SubscribedFrame, message), now)
         elif role == "snapshot":
             item = cast(StreamItem, message)
-            return self._streams.snapshot(item.project_id, item.offset)
-        elif role == "auth_ok":
-            if self._auth.auth_ok(link, cast(AuthOkFrame, message).expires_in, now):
-                self._usable(link, now)
-            self._update_deadline()
+            return self.streams.snapshot(item.project_id, item.offset)
+        elif role == "auth_ok" and self._auth.auth_ok(
+            link, cast(AuthOkFrame, message).expires_in, now
+        ):
+            self._usable(link, now)
         return True
 
     def write_failed(
         self, socket_id: int, outbound_id: str | None, now: float, *, size: int = 0
     ) -> None:
-        """The socket refused a ``SendText`` of ``size`` UTF-8 bytes (it is no longer OPEN:
-        closing). Nothing more is written on it; what it carried is kept for the next
-        connection."""
+        """The socket refused a ``SendText`` of ``size`` UTF-8 bytes (it is closing): nothing more
+        is written on it; what it carried is kept for the next connection."""
         self._advance(now)
-        for link in (self._link, self._dropped):
-            if link is not None and link.id == socket_id:
-                self._delivery.write_failed(link, outbound_id, size, gone=link is self._dropped)
-                return
+        link = self._sockets.find(socket_id)
+        if link is not None:
+            gone = link is not self._sockets.current
+            self.delivery.write_failed(link, outbound_id, size, gone=gone)
 
     def socket_closed(
         self, socket_id: int, code: int, reason: str, now: float, *, unsent: int = 0
     ) -> None:
         """The socket closed (the browser's close event); ``unsent``: its ``bufferedAmount``."""
         self._advance(now)
-        link = self._current(socket_id, "socket_closed")
+        link = self._sockets.get(socket_id, "socket_closed")
         if link is None:
             return
         before_auth_ok = not link.usable
-        self._drop_link(link, unsent)
+        self._drop_link(unsent)
         self._life.closed(code, reason)
         verdict = self._auth.closed(code, before_auth_ok)
         if verdict == "retry":  # a fresh token, at once
             self._life.failed(link, now, far_side=True)
             self._start_attempt(now)
         elif verdict == "refused" or is_fatal_close(code):
-            self._refused(reason or f"closed with code {code}", code)
+            self._life.refused(reason or f"closed with code {code}", code)
         else:
             self._life.lost(link, now, far_side=True)
-        self._update_deadline()
 
     def unsent(self, socket_id: int, unsent: int, now: float) -> None:
         """A socket the core closed itself still held ``unsent`` bytes (``bufferedAmount``):
         the fire-and-forget sends among them go back to the outbox."""
         self._advance(now)
-        link = self._dropped
+        link = self._sockets.dropped
         if link is not None and link.id == socket_id:
-            self._delivery.link_gone(link, unsent)
+            self.delivery.link_gone(link, unsent)
 
     def socket_error(self, socket_id: int, now: float) -> None:
-        """The socket failed (the browser's error event); a close event may follow and is then
-        ignored."""
+        """The browser's error event: the socket is given up (a close event after it is stale)."""
         self._advance(now)
-        link = self._current(socket_id, "socket_error")
+        link = self._sockets.get(socket_id, "socket_error")
         if link is not None:
             self._give_up(link, "socket error", now, far_side=True)
-        self._update_deadline()
 
     def tick(self, now: float) -> None:
         """Time has passed: handle every deadline due by ``now``. Harmless before the deadline."""
         self._advance(now)
-        while self._deadline is not None and self._deadline <= now:
+        while (deadline := self.next_deadline) is not None and deadline <= now:
             self._on_deadline(now)
-            self._update_deadline()
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -395,23 +335,11 @@ class Session:
 
     def _waiting(self) -> bool:
         """Waiting for a retry (no attempt under way)."""
-        return self._life.state is State.RECONNECTING and self._link is None
+        return self._life.state is State.RECONNECTING and self._sockets.current is None
 
     def _open_link(self) -> Link | None:
         """The link while CONNECTED (it is usable then)."""
-        return self._link if self._life.state is State.CONNECTED else None
-
-    def _current(self, socket_id: int, event: str) -> Link | None:
-        """The link for ``socket_id`` if it is the current socket; None for a stale one."""
-        link = self._link
-        if link is not None and link.id == socket_id and link.phase is not Phase.TOKEN:
-            return link
-        if not 1 <= socket_id <= self._last_socket_id:
-            raise InvalidTransition(
-                self._life.state, f"{event} for socket {socket_id}, never opened"
-            )
-        logger.debug("%s from stale socket %d ignored", event, socket_id)
-        return None
+        return self._sockets.current if self._life.state is State.CONNECTED else None
 
     def _wake(self, now: float) -> None:
         """Something suggests the network is usable again: retry now if waiting, else probe."""
@@ -419,7 +347,7 @@ class Session:
         if self._waiting():
             self._retry(now)
         elif link is not None:
-            link.probe(now, self._options.probe_timeout)
+            link.probe(now, self.options.probe_timeout)
 
     def _retry(self, now: float) -> None:
         self._life.fire(Event.RETRY)
@@ -427,19 +355,14 @@ class Session:
 
     def _start_attempt(self, now: float) -> None:
         """A new attempt: ask for a token first when a provider is set, else open a socket."""
-        self._last_socket_id += 1
-        ladder = self._life.ladder
-        ladder.at = None
-        self._link = Link(self._last_socket_id, now, self._actions, self._pings)
-        attempt = ladder.attempt if self._life.state is State.RECONNECTING else 0
-        self._auth.begin(self._link, attempt)
+        self._auth.begin(self._sockets.start(now), self._life.attempt_starts())
 
     def _usable(self, link: Link, now: float) -> None:
         """Open (and authenticated): CONNECTED. Subscribe every project, time the round trip;
         the outbox waits for the protocol."""
         self._life.fire(Event.OPENED)
         link.became_usable(now)
-        self._streams.link_usable(link, now)
+        self.streams.link_usable(link, now)
         link.measure(now)
         if link.protocol:
             self._decided(link)
@@ -454,26 +377,17 @@ class Session:
     def _decided(self, link: Link) -> None:
         """The protocol is known on a usable link: on v1, recovering projects are stale; then
         the outbox goes out."""
-        self._streams.protocol_known(link.protocol)
-        self._delivery.flush(link)
+        self.streams.protocol_known(link.protocol)
+        self.delivery.flush(link)
 
     def _token_outcome(self, outcome: Outcome, now: float) -> None:
-        link = self._link
-        if outcome == "failed" and link is not None:  # no token, no socket: a failed attempt
-            self._link = None
+        if outcome == "failed" and self._sockets.current is not None:  # no token, no socket
             logger.warning("token provider failed: %s", self._auth.error)
-            self._life.lost(link, now, far_side=False)
+            self._life.lost(self._sockets.drop(), now, far_side=False)
         elif outcome == "signed_out":
             self._close_current(CLOSE_NORMAL, NOT_SIGNED_IN)
             self._auth.memory.signed_out()
-            self._refused(NOT_SIGNED_IN)
-
-    def _refused(self, error: str, code: int | None = None) -> None:
-        self._life.refused(error)
-        if code is None:
-            logger.warning("the token provider says signed out: waiting for setAuth or connect")
-        else:
-            logger.warning("server refused the connection (%d %s): not retrying", code, error)
+            self._life.refused(NOT_SIGNED_IN)
 
     def _give_up(self, link: Link, reason: str, now: float, *, far_side: bool) -> None:
         """The core closes the current socket itself (4000) and plans the next attempt."""
@@ -482,46 +396,28 @@ class Session:
         self._life.lost(link, now, far_side=far_side)
 
     def _close_current(self, code: int, reason: str) -> None:
-        link = self._link
-        assert link is not None
-        if link.phase is Phase.TOKEN:  # no socket yet: its token, when it comes, is stale
-            self._link = None
-            return
-        self._actions.append(CloseSocket(link.id, code, reason))
-        self._drop_link(link, 0)
-        self._life.closed(code, reason)
+        """Close the current socket (no socket yet: its token, when it comes, is stale)."""
+        if self._sockets.close(code, reason):
+            self._drop_link(0)
+            self._life.closed(code, reason)
 
-    def _drop_link(self, link: Link, unsent: int) -> None:
+    def _drop_link(self, unsent: int) -> None:
         """The socket is gone: what it could not send goes back to the outbox, in order."""
-        self._link = None
-        self._delivery.link_gone(link, unsent)
-        self._dropped = link
-        self._streams.socket_gone()
-
-    def _update_deadline(self) -> None:
-        link = self._link
-        if link is not None:
-            deadline: float | None = link.deadline(self._options)
-        else:
-            deadline = self._life.ladder.at if self._life.state is State.RECONNECTING else None
-        for other in (self._streams.reply_deadline, self._delivery.next_deadline()):
-            if other is not None and (deadline is None or other < deadline):
-                deadline = other
-        self._deadline = deadline
+        self.delivery.link_gone(self._sockets.drop(), unsent)
+        self.streams.socket_gone()
 
     def _on_deadline(self, now: float) -> None:
-        self._delivery.expire(now)
-        self._streams.expire(now)
-        link = self._link
+        self.delivery.expire(now)
+        self.streams.expire(now)
+        link = self._sockets.current
         if link is None:
-            at = self._life.ladder.at
-            if at is not None and at <= now and self._waiting():
+            at = self._life.retry_at
+            if at is not None and at <= now:
                 self._retry(now)
             return
-        options = self._options
-        due = link.due(now, options)
+        due = link.due(now, self.options)
         if due is Due.TOKEN_TIMEOUT or due is Due.REFRESH:
-            self._token_outcome(self._auth.due(link, due, options, now), now)
+            self._token_outcome(self._auth.due(link, due, self.options, now), now)
         elif due is Due.V1:
             self._first_frame(link, False)
         elif due is not Due.NOTHING:  # connect, auth or heartbeat timeout

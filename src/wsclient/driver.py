@@ -13,7 +13,9 @@ between them and is the only code that:
 - tells the core what the platform refused: a write on a socket that is no longer OPEN, and the
   bytes a socket the core closed still had buffered;
 - keeps exactly one timer, armed for the core's ``next_deadline`` (re-armed only when the
-  deadline moved, cancelled when there is none) and calls ``core.tick`` when it fires;
+  deadline moved earlier, cancelled when there is none) and calls ``core.tick`` when it fires:
+  a deadline that moved later (traffic pushes the heartbeat on) costs one early wake, not a
+  re-arm per frame batch;
 - ignores events from sockets it has already let go (a close it asked for, a socket replaced);
 - publishes health and sync status to the ``Receiver`` only when they changed.
 
@@ -222,20 +224,12 @@ class Driver:
         self.core.token_failed(request_id, error, self.port.now())
         self.settle()
 
-    def went_online(self) -> None:
-        self.core.went_online(self.port.now())
+    def network_changed(self, online: bool) -> None:
+        self.core.network_changed(online, self.port.now())
         self.settle()
 
-    def went_offline(self) -> None:
-        self.core.went_offline(self.port.now())
-        self.settle()
-
-    def page_hidden(self) -> None:
-        self.core.page_hidden(self.port.now())
-        self.settle()
-
-    def page_visible(self) -> None:
-        self.core.page_visible(self.port.now())
+    def visibility_changed(self, visible: bool) -> None:
+        self.core.visibility_changed(visible, self.port.now())
         self.settle()
 
     def timer_fired(self) -> None:
@@ -300,17 +294,18 @@ class Driver:
             for action in actions:
                 self._carry_out(action)
             actions = core.take_actions()  # what the reports to the core above caused
-        deadline = core.next_deadline
-        if deadline != self._timer_at:
-            self._timer_at = deadline
+        deadline, armed = core.next_deadline, self._timer_at
+        if deadline != armed and (deadline is None or armed is None or deadline < armed):
+            self._timer_at = deadline  # a later deadline keeps the timer: its wake re-arms
             port.set_timer(None if deadline is None else max(0.0, deadline - port.now()))
         health = core.health()
         if health != self._last_health:
             self._last_health = health
             self._receiver.on_health(health)
-        if core.sync_version != self._sync_version:
-            self._sync_version = core.sync_version
-            self._receiver.on_sync(core.sync())
+        streams = core.streams
+        if streams.version != self._sync_version:
+            self._sync_version = streams.version
+            self._receiver.on_sync(streams.statuses())
 
     def _carry_out(self, action: Action) -> None:
         port = self.port

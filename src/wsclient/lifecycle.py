@@ -180,15 +180,30 @@ class Lifecycle:
         self.ladder.reset()
         return True
 
+    def attempt_starts(self) -> int:
+        """An attempt starts now: its number (0 for the first after ``connect()``)."""
+        self.ladder.at = None
+        return self.ladder.attempt if self.state is State.RECONNECTING else 0
+
+    @property
+    def retry_at(self) -> float | None:
+        """When the next attempt is due, while one is scheduled."""
+        return self.ladder.at if self.state is State.RECONNECTING else None
+
     def closed(self, code: int, reason: str) -> None:
         self.last_close_code = code
         self.last_close_reason = reason
 
-    def refused(self, error: str) -> None:
-        """Refused for good (or signed out): ERROR, with ``error`` kept; no retries."""
+    def refused(self, error: str, code: int | None = None) -> None:
+        """Refused for good by a close with ``code``, or signed out (no code): ERROR, with
+        ``error`` kept; no retries."""
         self.fire(Event.REJECTED)
         self.error = error
         self.ladder.reset()
+        if code is None:
+            logger.warning("the token provider says signed out: waiting for setAuth or connect")
+        else:
+            logger.warning("server refused the connection (%d %s): not retrying", code, error)
 
     def failed(self, attempt: Link, now: float, *, far_side: bool) -> None:
         """A failed attempt or a lost connection: RECONNECTING, with the next attempt number."""
@@ -222,7 +237,7 @@ class Lifecycle:
         return Health(
             state=state,
             attempt=self.ladder.attempt if state is State.RECONNECTING else 0,
-            next_retry_at=self.ladder.at if state is State.RECONNECTING and link is None else None,
+            next_retry_at=self.retry_at if link is None else None,
             last_close_code=self.last_close_code,
             last_close_reason=self.last_close_reason,
             error=self.error,

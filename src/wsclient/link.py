@@ -25,18 +25,22 @@ heartbeat is evaluated lazily at the deadline.
 
 from __future__ import annotations
 
+import itertools
 import json
+import logging
 from collections.abc import Iterator
 from enum import Enum
 from typing import Final
 
-from .actions import Action, SendText
+from .actions import Action, CloseSocket, SendText
 from .options import Options
 from .outbound import WireLog
 
 #: While traffic keeps the link alive no heartbeat ping is needed; one ping this often (seconds)
 #: still measures the round trip, so the UI's RTT stays current.
 RTT_SAMPLE_INTERVAL: Final = 30.0
+
+logger = logging.getLogger("wsclient")
 
 
 class RefreshPhase(Enum):
@@ -303,3 +307,66 @@ class Link:
     def suspected(self) -> bool:
         """A probe went unanswered: the trouble is probably on our side of the network."""
         return self.probing and not self.rx_since_ping
+
+
+class Sockets:
+    """Which socket is the session's: the current attempt's `Link` (at most one is alive; events
+    of any other socket are stale), and the last one let go, whose late write failures and
+    unsent bytes still count. Socket ids start at 1 and never repeat; so do ping ids."""
+
+    __slots__ = ("_actions", "_last_id", "_pings", "current", "dropped")
+
+    def __init__(self, actions: list[Action]) -> None:
+        self._actions = actions  # shared with the session and every link
+        self._last_id = 0
+        self._pings = itertools.count(1)
+        self.current: Link | None = None  # the attempt under way: token, socket or open link
+        self.dropped: Link | None = None
+
+    @property
+    def socket_id(self) -> int | None:
+        """The current socket (pending or open), if any."""
+        link = self.current
+        return link.id if link is not None and link.phase is not _P.TOKEN else None
+
+    def start(self, now: float) -> Link:
+        """A new attempt's link, in phase TOKEN."""
+        self._last_id += 1
+        self.current = link = Link(self._last_id, now, self._actions, self._pings)
+        return link
+
+    def get(self, socket_id: int, event: str) -> Link | None:
+        """The current link if ``socket_id`` is its socket; None for a stale socket."""
+        link = self.current
+        if link is not None and link.id == socket_id and link.phase is not _P.TOKEN:
+            return link
+        if not 1 <= socket_id <= self._last_id:
+            raise LinkError(f"{event} for socket {socket_id}, never opened")
+        logger.debug("%s from stale socket %d ignored", event, socket_id)
+        return None
+
+    def find(self, socket_id: int) -> Link | None:
+        """The current or the last dropped link with that socket."""
+        for link in (self.current, self.dropped):
+            if link is not None and link.id == socket_id:
+                return link
+        return None
+
+    def close(self, code: int, reason: str) -> bool:
+        """Close the current socket: False (and the attempt dropped) when it has none yet."""
+        link = self.current
+        assert link is not None, "no attempt to close"
+        if link.phase is _P.TOKEN:
+            self.current = None
+            return False
+        self._actions.append(CloseSocket(link.id, code, reason))
+        return True
+
+    def drop(self) -> Link:
+        """Let the current attempt go; its socket, if it had one, is the dropped one now."""
+        link = self.current
+        assert link is not None, "no attempt to drop"
+        self.current = None
+        if link.phase is not _P.TOKEN:
+            self.dropped = link
+        return link

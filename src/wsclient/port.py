@@ -158,8 +158,8 @@ class BrowserPort:
         self._tasks: set[asyncio.Future[None]] = set()  # token answers under way
         self._timer = _Timer(driver.timer_fired)
         self._window_listeners = [
-            ("online", Proxies.create(lambda _e: driver.went_online())),
-            ("offline", Proxies.create(lambda _e: driver.went_offline())),
+            ("online", Proxies.create(lambda _e: driver.network_changed(True))),
+            ("offline", Proxies.create(lambda _e: driver.network_changed(False))),
             ("visibilitychange", Proxies.create(self._on_visibility)),
             ("pageshow", Proxies.create(self._on_pageshow)),
         ]
@@ -245,13 +245,13 @@ class BrowserPort:
 
     def _on_visibility(self, _event: Any) -> None:
         if js.document.visibilityState == "visible":
-            self._driver.page_visible()
+            self._driver.visibility_changed(True)
         else:
-            self._driver.page_hidden()
+            self._driver.visibility_changed(False)
 
     def _on_pageshow(self, event: Any) -> None:
         if getattr(event, "persisted", False):  # restored from the back/forward cache
-            self._driver.page_visible()
+            self._driver.visibility_changed(True)
 
 
 def sharing_supported() -> bool:

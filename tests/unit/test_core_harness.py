@@ -148,19 +148,19 @@ class FakeBrowser:
         return self.port.take()
 
     def offline(self) -> list[Action]:
-        self.driver.went_offline()
+        self.driver.network_changed(False)
         return self.port.take()
 
     def online(self) -> list[Action]:
-        self.driver.went_online()
+        self.driver.network_changed(True)
         return self.port.take()
 
     def hidden(self) -> list[Action]:
-        self.driver.page_hidden()
+        self.driver.visibility_changed(False)
         return self.port.take()
 
     def visible(self) -> list[Action]:
-        self.driver.page_visible()
+        self.driver.visibility_changed(True)
         return self.port.take()
 
     # -- scenarios -------------------------------------------------------------------------

@@ -107,7 +107,7 @@ def test_each_open_measures_the_round_trip_at_once() -> None:
     b.advance(0.04)
     b.pong("1")
     assert b.core.health().rtt == pytest.approx(0.04)
-    assert b.core.next_deadline == pytest.approx(0.5 + 5.0)  # no pong deadline was armed
+    assert b.core.next_deadline == pytest.approx(0.54 + 5.0)  # no pong deadline was armed
 
 
 def test_online_while_connected_sends_a_probe_with_a_short_deadline() -> None:
@@ -155,14 +155,30 @@ def test_probe_never_extends_a_pending_pings_deadline() -> None:
     assert b.core.next_deadline == 9
 
 
-def test_frame_received_never_moves_the_deadline() -> None:
-    """The hot path leaves next_deadline alone, whatever state the heartbeat is in."""
+def test_a_deadline_that_moves_earlier_re_arms_the_timer() -> None:
+    """The open brings the deadline forward from the connect timeout (to the protocol's
+    decision after ``pong_timeout`` of silence): the driver's one timer follows it."""
+    b = FakeBrowser()
+    b.connect()
+    assert b.port.timer_at == Options().connect_timeout
+    b.advance(0.5)
+    b.opened()  # then the server's first frame moves the deadline later: the timer stays
+    assert b.port.timer_at == 0.5 + Options().pong_timeout
+    assert b.core.next_deadline == 0.5 + Options().ping_interval
+
+
+def test_frames_never_move_the_deadline_earlier_nor_re_arm_the_timer() -> None:
+    """Traffic only pushes the heartbeat on: the deadline moves later, never earlier, and the
+    driver keeps its timer (one early wake per ping interval, not a re-arm per frame batch)."""
     b = connected()
-    for step in (1.0, 4.5, 0.5, 3.0):
+    for step in (1.0, 4.5, 0.5, 3.0, 0.25, 0.25):
         b.advance(step)
-        before = b.core.next_deadline
+        before, armed = b.core.next_deadline, b.port.timer_at
+        assert before is not None and armed is not None and armed <= before
         b.frame()
-        assert b.core.next_deadline == before
+        after = b.core.next_deadline
+        assert after is not None and after >= before
+        assert b.port.timer_at == armed
 
 
 def _peak_allocation(handler: Callable[[int, float], None]) -> int:

@@ -87,6 +87,9 @@ def check_invariants(b: Checked, retry_seen: set[float]) -> None:
     assert len(b.alive) <= 1
     # One deadline, never in the past.
     assert core.next_deadline is None or core.next_deadline >= b.now
+    # The driver's one timer is never later than it (earlier is harmless: the wake re-arms).
+    if core.next_deadline is not None:
+        assert b.port.timer_at is not None and b.port.timer_at <= core.next_deadline
     # Every retry delay within [0, cap].
     health = core.health()
     if health.next_retry_at is not None and health.next_retry_at not in retry_seen:

@@ -187,7 +187,7 @@ def test_a_full_outbox_drops_the_oldest_send_and_counts_it() -> None:
     b.send('{"type": "s2"}')
     health = b.core.health()
     assert (health.queue_depth, health.queue_overflow) == (2, 1)
-    assert [id_ for id_, _ in b.core.pending_requests()] == ["t-1"]
+    assert [id_ for id_, _ in b.core.delivery.pending_requests()] == ["t-1"]
 
 
 def test_a_request_that_finds_only_requests_is_refused_at_once() -> None:
@@ -212,7 +212,7 @@ def test_sends_coming_back_at_close_never_push_a_request_out_of_the_outbox() -> 
     for text in texts:
         b.send(text)
     b.closed(1006, unsent=sum(len(t) for t in texts))
-    assert [i for i, _ in b.core.pending_requests()] == [id_]
+    assert [i for i, _ in b.core.delivery.pending_requests()] == [id_]
     assert id_ in b.port.stored
     health = b.core.health()
     assert (health.queue_depth, health.queue_overflow) == (3, 2)
@@ -358,7 +358,7 @@ def test_a_reload_sends_what_the_last_page_left_once_in_order() -> None:
         ("r", "old-4"),
         ("fresh", "new-5"),  # numbered after the four it took over
     ]
-    assert [id_ for id_, _ in page.core.pending_requests()] == ["old-4"]
+    assert [id_ for id_, _ in page.core.delivery.pending_requests()] == ["old-4"]
 
 
 # -- project streams ------------------------------------------------------------------------------
@@ -375,7 +375,7 @@ def test_the_first_subscribes_snapshot_leaves_the_project_live() -> None:
     b = connected(protocol=2)
     first_subscribe(b)
     assert wire(b)[-1] == {"type": "subscribe", "project_id": "p"}
-    assert b.core.sync() == {"p": "live"}
+    assert b.core.streams.statuses() == {"p": "live"}
     assert b.page.delivered[-1].type == "project.snapshot"
 
 
@@ -390,12 +390,12 @@ def test_a_reconnect_resubscribes_with_since_and_a_replay_makes_it_live() -> Non
         "project_id": "p",
         "since": {"epoch": "e1", "offset": 4},
     }
-    assert b.core.sync() == {"p": "recovering"}
+    assert b.core.streams.statuses() == {"p": "recovering"}
     b.frame(subscribed("p", 6, recovered=True))
     b.frame(event("p", 5))
-    assert b.core.sync() == {"p": "recovering"}
+    assert b.core.streams.statuses() == {"p": "recovering"}
     b.frame(event("p", 6))
-    assert b.core.sync() == {"p": "live"}
+    assert b.core.streams.statuses() == {"p": "live"}
     offsets = [m.offset for m in b.page.delivered if m.type == "file.uploaded"]  # type: ignore[union-attr]
     assert offsets == [4, 5, 6]
 
@@ -408,7 +408,7 @@ def test_a_snapshot_after_a_reconnect_is_a_reset() -> None:
     b.frame(subscribed("p", 40, recovered=False, epoch="e2"))
     b.frame(event("p", 39))  # before the snapshot: replaced by it, not applied
     b.frame(snapshot("p", 40))
-    assert b.core.sync() == {"p": "reset"}
+    assert b.core.streams.statuses() == {"p": "reset"}
     reconnect(b)
     assert wire(b)[0]["since"] == {"epoch": "e2", "offset": 40}
 
@@ -435,12 +435,12 @@ def test_a_gap_resubscribes_on_the_same_socket_and_holds_events_past_it() -> Non
     assert resubscribes == [
         {"type": "subscribe", "project_id": "p", "since": {"epoch": "e1", "offset": 4}}
     ]
-    assert b.core.sync() == {"p": "recovering"}
+    assert b.core.streams.statuses() == {"p": "recovering"}
     b.frame(subscribed("p", 7, recovered=True))
     for offset in (5, 6, 7):
         b.frame(event("p", offset))
     assert [m.offset for m in b.page.delivered if m.type == "file.uploaded"] == [5, 6, 7]  # type: ignore[union-attr]
-    assert b.core.sync() == {"p": "live"}
+    assert b.core.streams.statuses() == {"p": "live"}
 
 
 def test_a_v1_server_makes_subscribed_projects_stale_with_one_resync_per_reconnect() -> None:
@@ -448,9 +448,9 @@ def test_a_v1_server_makes_subscribed_projects_stale_with_one_resync_per_reconne
     b = connected(protocol=1)
     b.subscribe("p")
     b.subscribe("q")
-    assert b.core.sync() == {"p": "live", "q": "live"}
+    assert b.core.streams.statuses() == {"p": "live", "q": "live"}
     reconnect(b, protocol=1)
-    assert b.core.sync() == {"p": "stale", "q": "stale"}
+    assert b.core.streams.statuses() == {"p": "stale", "q": "stale"}
     assert b.page.resyncs == ["p", "q"]
     reconnect(b, protocol=1)
     assert b.page.resyncs == ["p", "q", "p", "q"]
@@ -462,9 +462,9 @@ def test_no_subscribed_reply_in_time_makes_the_project_stale() -> None:
     first_subscribe(b)
     reconnect(b)
     b.advance(0.99)
-    assert b.core.sync() == {"p": "recovering"}
+    assert b.core.streams.statuses() == {"p": "recovering"}
     b.advance(0.01)
-    assert b.core.sync() == {"p": "stale"}
+    assert b.core.streams.statuses() == {"p": "stale"}
     assert b.page.resyncs == ["p"]
 
 
@@ -475,12 +475,12 @@ def test_a_late_reply_whose_replay_completes_makes_a_stale_project_live_again() 
     first_subscribe(b, top=3)
     reconnect(b)
     b.advance(1.0)
-    assert b.core.sync() == {"p": "stale"}
+    assert b.core.streams.statuses() == {"p": "stale"}
     b.frame(subscribed("p", 5, recovered=True))
     b.frame(event("p", 4))
-    assert b.core.sync() == {"p": "stale"}
+    assert b.core.streams.statuses() == {"p": "stale"}
     b.frame(event("p", 5))
-    assert b.core.sync() == {"p": "live"}
+    assert b.core.streams.statuses() == {"p": "live"}
 
 
 def test_a_replay_from_a_position_the_client_does_not_hold_asks_for_a_snapshot() -> None:
@@ -493,7 +493,7 @@ def test_a_replay_from_a_position_the_client_does_not_hold_asks_for_a_snapshot()
     b.frame(subscribed("p", 7, recovered=False))
     b.frame(snapshot("p", 7))
     b.frame(event("p", 8))
-    assert b.core.sync() == {"p": "live"}
+    assert b.core.streams.statuses() == {"p": "live"}
     assert [m.type for m in b.page.delivered[-2:]] == ["project.snapshot", "file.uploaded"]
 
 
@@ -504,7 +504,7 @@ def test_a_server_that_keeps_saying_recovered_leaves_the_project_stale_not_deaf(
     b.subscribe("p")
     b.frame(subscribed("p", 7, recovered=True))
     b.frame(subscribed("p", 7, recovered=True))
-    assert b.core.sync() == {"p": "stale"} and b.page.resyncs == ["p"]
+    assert b.core.streams.statuses() == {"p": "stale"} and b.page.resyncs == ["p"]
     b.frame(event("p", 8))
     assert b.page.delivered[-1].type == "file.uploaded"
 
@@ -514,7 +514,7 @@ def test_the_position_is_forgotten_after_the_last_unsubscribe() -> None:
     b = connected(protocol=2)
     first_subscribe(b, top=3)
     b.unsubscribe("p")
-    assert b.core.sync() == {}
+    assert b.core.streams.statuses() == {}
     b.subscribe("p")
     assert wire(b)[-1] == {"type": "subscribe", "project_id": "p"}
 

@@ -366,6 +366,37 @@ def test_next_retry_at_only_while_waiting() -> None:
     assert (up.state, up.attempt, up.next_retry_at) == (S.CONNECTED, 0, None)
 
 
+def test_an_attempt_starting_takes_its_number_and_clears_the_retry_time() -> None:
+    """The first attempt after ``connect()`` is 0; a retry takes the ladder's attempt number,
+    and its retry time is gone once it starts."""
+    life = life_in(S.DISCONNECTED)
+    life.start()
+    assert life.attempt_starts() == 0
+    life.lost(link(0.0, usable=False), 0.0, far_side=False)
+    life.lost(link(1.0, usable=False), 1.0, far_side=False)
+    assert (life.retry_at, life.ladder.attempt) == (3.0, 2)
+    life.fire(Event.RETRY)
+    assert life.attempt_starts() == 2
+    assert life.retry_at is None
+
+
+@pytest.mark.parametrize("state", [S.DISCONNECTED, S.ERROR, S.CONNECTING, S.CONNECTED])
+def test_retry_at_only_while_reconnecting(state: State) -> None:
+    life = life_in(state)
+    life.ladder.attempt, life.ladder.at = 3, 50.0
+    assert life.retry_at is None
+    life.state = S.RECONNECTING
+    assert life.retry_at == 50.0
+
+
+def test_refused_logs_why_it_stops(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="wsclient"):
+        life_in(S.CONNECTED).refused("forbidden", 4403)
+        life_in(S.CONNECTING).refused("not signed in")
+    assert "server refused the connection (4403 forbidden): not retrying" in caplog.text
+    assert "the token provider says signed out: waiting for setAuth or connect" in caplog.text
+
+
 @pytest.mark.parametrize("state", [S.DISCONNECTED, S.ERROR, S.CONNECTING])
 def test_no_retry_time_outside_reconnecting(state: State) -> None:
     life = life_in(state)

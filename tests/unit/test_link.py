@@ -1,5 +1,6 @@
 """One socket's ``Link`` on its own (no Session): the phase table, the token ``Refresh`` table,
-the one deadline per phase, what ``due()`` finds at each deadline, pings, pongs and probes."""
+the one deadline per phase, what ``due()`` finds at each deadline, pings, pongs and probes; and
+``Sockets``, which says which link is the current one."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from wsclient.actions import Action, SendText
+from wsclient.actions import Action, CloseSocket, SendText
 from wsclient.link import (
     RTT_SAMPLE_INTERVAL,
     Due,
@@ -20,6 +21,7 @@ from wsclient.link import (
     Refresh,
     RefreshEvent,
     RefreshPhase,
+    Sockets,
 )
 from wsclient.options import Options
 
@@ -397,3 +399,100 @@ def test_send_writes_on_this_socket_and_counts_utf8_bytes() -> None:
     link.send('{"a": "é"}')
     assert actions == [SendText(4, '{"a": "é"}')]
     assert link.log.sent_bytes == 11  # 10 characters, é is two bytes
+
+
+# -- Sockets: which link is current --------------------------------------------------------
+
+
+def opened(sockets: Sockets, now: float = 0.0) -> Link:
+    """A new attempt whose socket is being opened (no token needed)."""
+    link = sockets.start(now)
+    link.fire(L.TOKEN)
+    return link
+
+
+def test_each_attempt_gets_a_new_socket_id_and_ping_ids_never_repeat_across_them() -> None:
+    actions: list[Action] = []
+    sockets = Sockets(actions)
+    first = sockets.start(0.0)
+    assert (first.id, first.phase, sockets.current) == (1, P.TOKEN, first)
+    assert sockets.socket_id is None, "no socket while the token is awaited"
+    first.fire(L.TOKEN)
+    assert sockets.socket_id == 1
+    first.measure(0.0)
+    sockets.drop()
+    second = sockets.start(1.0)
+    second.measure(1.0)
+    assert second.id == 2
+    assert [json.loads(a.text)["id"] for a in actions if isinstance(a, SendText)] == ["1", "2"]
+
+
+def test_get_answers_the_current_socket_and_none_for_a_stale_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sockets = Sockets([])
+    first = opened(sockets)
+    sockets.drop()
+    second = opened(sockets)
+    assert sockets.get(2, "socket_opened") is second
+    with caplog.at_level("DEBUG", logger="wsclient"):
+        assert sockets.get(1, "socket_closed") is None
+    assert "socket_closed from stale socket 1 ignored" in caplog.text
+    assert first is not second
+
+
+@pytest.mark.parametrize("socket_id", [0, -1, 3])
+def test_get_of_a_socket_never_opened_is_a_caller_bug(socket_id: int) -> None:
+    sockets = Sockets([])
+    opened(sockets)
+    opened(sockets)
+    with pytest.raises(LinkError, match=f"socket_error for socket {socket_id}, never opened"):
+        sockets.get(socket_id, "socket_error")
+
+
+def test_an_attempt_without_a_socket_yet_has_no_socket_to_answer_for() -> None:
+    """While its token is awaited, events naming its id are stale (it has no socket)."""
+    sockets = Sockets([])
+    sockets.start(0.0)
+    assert sockets.get(1, "socket_opened") is None
+
+
+def test_drop_keeps_the_last_socket_for_late_reports_and_find_finds_both() -> None:
+    sockets = Sockets([])
+    first = opened(sockets)
+    assert sockets.drop() is first
+    assert (sockets.current, sockets.dropped) == (None, first)
+    second = opened(sockets)
+    assert sockets.find(1) is first and sockets.find(2) is second and sockets.find(3) is None
+    sockets.drop()
+    assert sockets.find(1) is None, "only the last socket let go is remembered"
+    assert sockets.dropped is second
+
+
+def test_dropping_an_attempt_that_had_no_socket_keeps_the_last_socket() -> None:
+    sockets = Sockets([])
+    first = opened(sockets)
+    sockets.drop()
+    sockets.start(1.0)  # waiting for a token
+    sockets.drop()
+    assert sockets.dropped is first
+
+
+def test_close_sends_a_close_for_a_socket_and_drops_an_attempt_without_one() -> None:
+    actions: list[Action] = []
+    sockets = Sockets(actions)
+    sockets.start(0.0)
+    assert sockets.close(1000, "bye") is False
+    assert sockets.current is None and actions == []
+    link = opened(sockets)
+    assert sockets.close(4000, "heartbeat timeout") is True
+    assert actions == [CloseSocket(2, 4000, "heartbeat timeout")]
+    assert sockets.current is link, "the caller drops it (and hands back what it carried)"
+
+
+def test_drop_and_close_without_an_attempt_are_caller_bugs() -> None:
+    sockets = Sockets([])
+    with pytest.raises(AssertionError, match="no attempt to drop"):
+        sockets.drop()
+    with pytest.raises(AssertionError, match="no attempt to close"):
+        sockets.close(1000, "")

@@ -70,9 +70,8 @@ UNACKED = frozenset({"subscribe", "unsubscribe", "ping"})
 
 
 def outbox(core: Session) -> Outbox:
-    """The session's outbox (private: its byte count is not part of ``Health``)."""
-    box: Outbox = core._delivery.outbox
-    return box
+    """The session's outbox (its byte count is not part of ``Health``)."""
+    return core.delivery.outbox
 
 
 class GuardedSession(Session):
@@ -440,10 +439,10 @@ class World:
             self.advance(args[0])
         elif name == "wake":
             if args[0]:
-                self.driver.went_online()
+                self.driver.network_changed(True)
             else:
-                self.driver.page_hidden()
-                self.driver.page_visible()
+                self.driver.visibility_changed(False)
+                self.driver.visibility_changed(True)
         elif name == "disconnect":
             self.tail, self.lose = args[0], args[1]
             self.driver.disconnect()
@@ -678,7 +677,7 @@ def test_a_request_is_never_cut_by_sends_coming_back_at_a_close() -> None:
     for text in texts:
         b.driver.send_text(text, tagged=False)
     b.closed(1006, unsent=sum(len(t.encode()) for t in texts))  # none of them left
-    assert [id_ for id_, _ in b.core.pending_requests()] == [rid]
+    assert [id_ for id_, _ in b.core.delivery.pending_requests()] == [rid]
     assert rid in b.port.stored
     b.advance(5.0)
     assert b.page.settles == [Settle(rid, False, None, timeout_error("r", 5.0))]
@@ -818,7 +817,8 @@ def test_a_recovered_reply_the_client_cannot_use_does_not_drop_events_forever(ca
         t for t in b.sent[reply_socket][reply_at:] if json.loads(t)["type"] == "subscribe"
     ]
     assert delivered or resubscribed or b.page.resyncs, (
-        f"events {list(offsets)} of p all dropped; sync {b.core.sync()}, nothing sent to recover"
+        f"events {list(offsets)} of p all dropped; sync {b.core.streams.statuses()}, "
+        "nothing sent to recover"
     )
 
 
@@ -834,6 +834,9 @@ def test_tick_does_not_spin_when_float_rounding_disagrees_with_the_deadline() ->
     port.open.add(1)
     driver.socket_opened(1)
     driver.frames(1, ['{"type": "system.heartbeat"}'])  # a v1 server; the link is alive at 5.2
+    assert port.timer_at == 9.2  # armed at the open (v1 after pong_timeout of silence)
+    port.time, port.timer_at = 9.2, None
+    driver.timer_fired()  # early: the frame moved the deadline later; the wake re-arms
     assert port.timer_at == 10.2
     port.time, port.timer_at = 10.2, None
     driver.timer_fired()  # the guard fails here when tick spins

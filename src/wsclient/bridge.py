@@ -20,8 +20,8 @@ from pyodide.ffi import JsProxy, jsnull  # type: ignore[import-not-found]
 
 from .client import DEFAULT_REQUEST_TIMEOUT, ArgumentError
 from .core import Health
-from .delivery import too_large
 from .messages import MAX_DEPTH, to_wire, too_deep
+from .outbound import too_large
 from .port import MAX_TIMER_MS, Proxies, js_module, js_token_provider, live_proxy_count, once
 from .records import Record
 from .stores import Readable, callback_errors, get, report_callback_error, subscriber_count

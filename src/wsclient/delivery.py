@@ -33,18 +33,9 @@ from typing import Final, Literal
 
 from .actions import Action, Forget, Persist, SendText, Settle
 from .link import Link
-from .outbound import Outbound, Outbox, QueueFull
+from .outbound import Outbound, Outbox, QueueFull, too_large
 
 logger = logging.getLogger("wsclient")
-
-
-def too_large(size: int, limit: int) -> str:
-    """What a message of ``size`` UTF-8 bytes over ``max_queue_bytes`` (``limit``) is told
-    (the page API says the same before the text crosses into Python)."""
-    return (
-        f"a message of {size} bytes is larger than max_queue_bytes ({limit}): "
-        "send it in parts, or raise max_queue_bytes"
-    )
 
 
 class AfterWrite(Enum):

@@ -87,7 +87,17 @@ class Outbound:
 
 
 class QueueFull(Exception):
-    """The outbox is full of requests: a new request cannot be kept."""
+    """The outbox cannot keep a new message: it is full of requests, or the message alone is
+    larger than ``max_queue_bytes``."""
+
+
+def too_large(size: int, limit: int) -> str:
+    """What a message of ``size`` UTF-8 bytes over ``max_queue_bytes`` (``limit``) is told
+    (the page API says the same before the text crosses into Python)."""
+    return (
+        f"a message of {size} bytes is larger than max_queue_bytes ({limit}): "
+        "send it in parts, or raise max_queue_bytes"
+    )
 
 
 class Outbox:
@@ -126,6 +136,8 @@ class Outbox:
         `QueueFull`, changing nothing, when dropping every send would not make room."""
         count, size = len(self._entries) + 1, self.bytes + entry.size
         dropped: list[Outbound] = []
+        if entry.size > self.max_bytes:  # stored under a larger limit, say
+            raise QueueFull(too_large(entry.size, self.max_bytes))
         if count > self.limit or size > self.max_bytes:
             dropped, fits = self._oldest_sends_over(count, size)
             if not fits:

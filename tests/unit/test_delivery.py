@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wsclient.actions import Action, Forget, Persist, SendText, Settle
-from wsclient.delivery import _AFTER_WRITE, AfterWrite, Delivery, too_large
+from wsclient.delivery import _AFTER_WRITE, AfterWrite, Delivery
 from wsclient.link import Link, LinkEvent
-from wsclient.outbound import Outbound, QueueFull
+from wsclient.outbound import Outbound, QueueFull, too_large
 
 Step = tuple[str, ...]
 
@@ -581,6 +581,18 @@ def test_a_restored_send_that_cannot_be_kept_is_dropped_counted_and_forgotten() 
     [forget_send, forget_request, settle] = steps(actions)
     assert (forget_send, forget_request) == (("forget", "old-3"), ("forget", "old-4"))
     assert settle[:3] == ("settle", "old-4", "False")
+
+
+def test_a_restored_request_over_max_queue_bytes_is_refused_saying_so() -> None:
+    """A stored request too large for this page's max_queue_bytes (the option was lowered) is
+    refused with the size rule's text, not as an outbox full of requests."""
+    d, actions = make(max_bytes=10)
+    big = Outbound("old-1", 1, "request", '"' + "x" * 20 + '"', tagged=True, type="r")
+    d.restore([big, stored_request("old-2", 2)], 0.0, None)
+    assert ids(d) == ["old-2"]
+    [forget, settle] = steps(actions)
+    assert forget == ("forget", "old-1")
+    assert settle == ("settle", "old-1", "False", "None", too_large(22, 10))
 
 
 def test_a_restored_send_over_max_queue_bytes_is_dropped_not_raised() -> None:

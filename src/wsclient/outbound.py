@@ -262,8 +262,10 @@ class WireLog:
                 break
             tail.append(entry)
         tail.reverse()
-        self.written = []
-        return tail, sum(1 for end in self.trimmed if end > left)
+        lost = sum(1 for end in self.trimmed if end > left)
+        self.written, self.written_bytes = [], 0
+        self.trimmed.clear()  # asked again (a second report of the close), nothing is counted twice
+        return tail, lost
 
     def take_failed(self) -> list[Outbound]:
         failed, self.failed = self.failed, []

@@ -432,6 +432,17 @@ def test_link_gone_keeps_within_max_queue_and_counts_what_is_lost() -> None:
     assert d.outbox.overflow == 2
 
 
+def test_a_second_report_of_the_same_close_counts_and_gives_back_nothing_again() -> None:
+    """The losses of a socket are counted once however often its close is reported."""
+    d, actions = make(max_queue=3)
+    link = ready(actions, 1)
+    sent = [d.send(f"[{n}]", True, link) for n in range(5)]
+    d.link_gone(link, link.log.sent_bytes)
+    d.link_gone(link, link.log.sent_bytes)
+    assert ids(d) == sent[2:]
+    assert d.outbox.overflow == 2
+
+
 def test_link_gone_never_pushes_a_request_out() -> None:
     """v2, max_queue 3: a pending request and four untagged sends all still buffered: the
     request stays, the oldest sends give way (counted); no Forget for what was forgotten."""
